@@ -1,0 +1,94 @@
+//! Create-if-missing setup of the JetStream objects the services share.
+//!
+//! Every service calls these at start (and again after a broker restart wiped an in-memory
+//! setup), so whichever starts first creates them and the others find them.
+
+use crate::subjects::{LEADER_BUCKET, ORDERS_NEW, ORDERS_STREAM};
+use async_nats::jetstream::{self, kv, stream};
+use std::time::Duration;
+
+/// How long a leader's lease lasts without renewal. The KV bucket expires the key this long after
+/// its last write, so a dead leader is replaced after about this long.
+pub const LEADER_LEASE: Duration = Duration::from_millis(1000);
+
+/// How far back JetStream drops a repeated `Nats-Msg-Id` on the order log.
+pub const ORDERS_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// Error from setting up a stream or bucket.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The order stream could not be found or created.
+    #[error("cannot set up the {ORDERS_STREAM} stream: {0}")]
+    Stream(String),
+    /// The leader bucket could not be found or created.
+    #[error("cannot set up the {LEADER_BUCKET} bucket: {0}")]
+    Bucket(String),
+}
+
+/// How many copies JetStream keeps of our stream and bucket: 1 on a single node, 3 on the
+/// production cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replication(pub usize);
+
+impl Default for Replication {
+    fn default() -> Self {
+        Self(1)
+    }
+}
+
+/// Finds or creates the `ORDERS` stream: file storage, every message kept, `orders.new` only.
+///
+/// # Errors
+/// [`SetupError::Stream`] when JetStream refuses or does not answer.
+pub async fn ensure_orders_stream(
+    js: &jetstream::Context,
+    replication: Replication,
+) -> Result<stream::Stream, SetupError> {
+    js.get_or_create_stream(stream::Config {
+        name: ORDERS_STREAM.to_string(),
+        description: Some("Stock Bazaar order log: one message per accepted trade".into()),
+        subjects: vec![ORDERS_NEW.to_string()],
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        duplicate_window: ORDERS_DUPLICATE_WINDOW,
+        num_replicas: replication.0,
+        deny_delete: true,
+        deny_purge: true,
+        allow_direct: true,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| SetupError::Stream(e.to_string()))
+}
+
+/// Finds or creates the `order_leader` KV bucket: one value per key, each expiring
+/// [`LEADER_LEASE`] after its last write.
+///
+/// # Errors
+/// [`SetupError::Bucket`] when JetStream refuses or does not answer.
+pub async fn ensure_leader_bucket(
+    js: &jetstream::Context,
+    replication: Replication,
+) -> Result<kv::Store, SetupError> {
+    if let Ok(store) = js.get_key_value(LEADER_BUCKET).await {
+        return Ok(store);
+    }
+    // A concurrent creator may win the race; the get below then finds its bucket.
+    let created = js.create_key_value(kv::Config {
+        bucket: LEADER_BUCKET.to_string(),
+        description: "Stock Bazaar order leader lease: key `leader` holds the replica id".into(),
+        history: 1,
+        max_age: LEADER_LEASE,
+        storage: jetstream::stream::StorageType::File,
+        num_replicas: replication.0,
+        ..Default::default()
+    })
+    .await;
+    match created {
+        Ok(store) => Ok(store),
+        Err(create_error) => js
+            .get_key_value(LEADER_BUCKET)
+            .await
+            .map_err(|_| SetupError::Bucket(create_error.to_string())),
+    }
+}
