@@ -1,1 +1,131 @@
+//! Stock Bazaar order service: one replica of the replicated order log.
+//!
+//! Three replicas run; one leads. The leader takes trades over NATS request-reply, has the
+//! catalog apply each one (at most once per idempotency key), appends it to the JetStream order
+//! log (fenced by expected sequence) and replies with its transaction number. Every replica, the
+//! leader included, materialises the log into its own redb file and answers order queries from it.
+//!
+//! Modules:
+//! - [`config`]: flags.
+//! - [`store`]: the replica's redb copy of the log.
+//! - [`log_follower`]: replays the JetStream log into the store.
+//! - [`election`]: the KV lease.
+//! - [`sequencer`]: the leader's single, fenced writer to the log.
+//! - [`catalog_client`]: calls to the catalog.
+//! - [`rollforward`]: logs trades the catalog applied but the log lacks.
+//! - [`handlers`]: the replica's NATS subjects.
 
+pub mod catalog_client;
+pub mod config;
+pub mod election;
+pub mod handlers;
+pub mod log_follower;
+pub mod rollforward;
+pub mod sequencer;
+pub mod store;
+
+pub use config::Config;
+
+use anyhow::Context as _;
+use bazaar_nats::setup::{ensure_leader_bucket, ensure_orders_stream, Replication};
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Runs one replica until `shutdown` resolves, then resigns the leadership if held, stops taking
+/// requests, lets in-flight appends finish and flushes NATS.
+///
+/// # Errors
+/// When the configuration is invalid, the store cannot be opened or the bus cannot be set up.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    let path = config.store_path();
+    let store = {
+        let path_for_open = path.clone();
+        tokio::task::spawn_blocking(move || store::OrderStore::open(&path_for_open))
+            .await?
+            .with_context(|| format!("cannot open the order store at {}", path.display()))?
+    };
+    let initial = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.digest()).await??
+    };
+    let connection = bazaar_nats::connect(&config.nats_url, &format!("order-{}", config.id))
+        .await
+        .context("cannot connect to NATS")?;
+    let client = connection.client.clone();
+    let js = async_nats::jetstream::new(client.clone());
+    let replication = Replication(config.js_replicas);
+    let kv = loop {
+        // The broker may still be starting: keep trying, as the client keeps reconnecting.
+        match ensure_orders_stream(&js, replication).await {
+            Ok(_) => match ensure_leader_bucket(&js, replication).await {
+                Ok(kv) => break kv,
+                Err(e) => tracing::warn!(error = %e, "waiting for JetStream"),
+            },
+            Err(e) => tracing::warn!(error = %e, "waiting for JetStream"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+
+    let stop = CancellationToken::new();
+    let (stored_tx, stored) = watch::channel(initial.count);
+    let (appended_tx, appended) = watch::channel(initial.count);
+    let lease = election::Lease::new(config.id);
+    let catalog = catalog_client::CatalogClient::new(
+        client.clone(),
+        Duration::from_millis(config.catalog_timeout_ms),
+    );
+
+    let follower = log_follower::LogFollower::new(js.clone(), store.clone(), stored_tx);
+    let mut follower_task = tokio::spawn(follower.run(stop.child_token()));
+    let (sequencer, mut sequencer_task) = sequencer::Sequencer::start(
+        js.clone(),
+        client.clone(),
+        store.clone(),
+        stored.clone(),
+        lease.clone(),
+        appended_tx,
+        stop.child_token(),
+    );
+    let election = election::Election::new(lease.clone(), config.replicas, kv, js, stored.clone());
+    let mut election_task = tokio::spawn(election.run(stop.child_token()));
+    let mut sweep_task = tokio::spawn(rollforward::run(
+        lease.clone(),
+        catalog.clone(),
+        sequencer.clone(),
+        stop.child_token(),
+    ));
+    let handlers = handlers::Handlers {
+        client: client.clone(),
+        lease,
+        sequencer,
+        catalog,
+        store,
+        stored,
+        appended,
+    };
+    let mut handler_task = tokio::spawn(handlers.serve(stop.child_token()));
+    tracing::info!(replica = config.id, stored = initial.count, store = %path.display(), "order replica ready");
+
+    tokio::pin!(shutdown);
+    tokio::select! {
+        () = &mut shutdown => tracing::info!("order replica shutting down"),
+        r = &mut follower_task => tracing::error!(result = ?r, "log follower ended"),
+        r = &mut sequencer_task => tracing::error!(result = ?r, "sequencer ended"),
+        r = &mut election_task => tracing::error!(result = ?r, "election ended"),
+        r = &mut sweep_task => tracing::error!(result = ?r, "roll-forward ended"),
+        r = &mut handler_task => tracing::error!(result = ?r, "request handlers ended"),
+    }
+    stop.cancel();
+    // Resign first so a follower takes over while we drain.
+    let _ = election_task.await;
+    let _ = handler_task.await;
+    let _ = sequencer_task.await;
+    let _ = sweep_task.await;
+    let _ = follower_task.await;
+    client.flush().await.ok();
+    tracing::info!("order replica stopped");
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! Command-line flags of an order replica, each with an environment fallback.
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// One order replica. Run three (ids 1..3); one is elected leader.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "bazaar-order", version, about)]
+pub struct Config {
+    /// NATS server URL(s), comma-separated for a cluster.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// This replica's id, from 1 to `--replicas`. Higher ids are preferred as leader.
+    #[arg(long, env = "ORDER_ID", default_value_t = 1)]
+    pub id: u32,
+    /// How many order replicas the deployment runs (ids 1..=N).
+    #[arg(long, env = "ORDER_REPLICAS", default_value_t = 3)]
+    pub replicas: u32,
+    /// Directory for this replica's redb file (`order-<id>.redb`).
+    #[arg(long, env = "ORDER_DATA_DIR", default_value = "data/order")]
+    pub data_dir: PathBuf,
+    /// Copies JetStream keeps of the order stream and leader bucket: 1 on one server, 3 on a
+    /// cluster. Only used when this replica is the first to create them.
+    #[arg(long, env = "NATS_JS_REPLICAS", default_value_t = 1)]
+    pub js_replicas: usize,
+    /// How long to wait for the catalog to apply a trade before telling the caller to retry.
+    #[arg(long, env = "ORDER_CATALOG_TIMEOUT_MS", default_value_t = 1000)]
+    pub catalog_timeout_ms: u64,
+}
+
+impl Config {
+    /// The replica's redb file.
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join(format!("order-{}.redb", self.id))
+    }
+
+    /// Checks what clap cannot.
+    ///
+    /// # Errors
+    /// A sentence naming the bad flag.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.id == 0 || self.id > self.replicas {
+            return Err(format!(
+                "--id must be between 1 and --replicas ({}), got {}",
+                self.replicas, self.id
+            ));
+        }
+        Ok(())
+    }
+}

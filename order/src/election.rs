@@ -1,0 +1,256 @@
+//! Leader election on the `order_leader` KV bucket.
+//!
+//! The key `leader` holds the leader's id and expires [`LEADER_LEASE`] after its last write (the
+//! bucket's max age, on the server's clock). A replica wins by `create` (only succeeds while the
+//! key is absent), renews with `update` at the revision it last wrote (compare-and-set), and steps
+//! down the moment a renewal fails. It treats its lease as ending at the send time of its last
+//! successful write plus the lease minus a safety margin, on its own monotonic clock, and stops
+//! acting before then.
+//!
+//! Followers poll the key. When it is absent they campaign after a delay that grows as the id
+//! falls, so the highest live id usually wins, and only once their store holds the whole log:
+//! a replica that is behind must not lead.
+//!
+//! The lease alone cannot stop a paused leader from believing it leads; the order log's expected
+//! sequence fences it at the data layer (see `sequencer`).
+
+use async_nats::jetstream::{self, kv};
+use bazaar_nats::setup::LEADER_LEASE;
+use bazaar_nats::subjects::{LEADER_KEY, ORDERS_STREAM};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// How often a follower looks at the key.
+const POLL: Duration = Duration::from_millis(100);
+/// How often the leader renews (a quarter of the lease).
+const RENEW: Duration = Duration::from_millis(250);
+/// Subtracted from the lease to cover timer granularity and clock rate differences.
+const SAFETY_MARGIN: Duration = Duration::from_millis(200);
+/// Extra wait before campaigning, per id below the highest.
+const STAGGER: Duration = Duration::from_millis(100);
+
+/// What this replica currently is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Another replica leads (or nobody, while the key is absent).
+    Follower {
+        /// The leader id last read from the key.
+        leader: Option<u32>,
+    },
+    /// This replica holds the lease.
+    Leader {
+        /// The KV revision of the winning `create`: identifies this term.
+        epoch: u64,
+        /// After this instant the lease may have expired on the server: stop acting.
+        until: Instant,
+    },
+}
+
+/// The shared view of the election; read on every request, so reading is one uncontended lock.
+#[derive(Debug)]
+pub struct Lease {
+    id: u32,
+    role: Mutex<Role>,
+    term: watch::Sender<Option<u64>>,
+}
+
+impl Lease {
+    /// A lease cell for replica `id`, starting as a follower.
+    pub fn new(id: u32) -> Arc<Self> {
+        Arc::new(Self {
+            id,
+            role: Mutex::new(Role::Follower { leader: None }),
+            term: watch::channel(None).0,
+        })
+    }
+
+    /// This replica's id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The current role.
+    pub fn role(&self) -> Role {
+        *self
+            .role
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The epoch of the current term if this replica leads and its lease has not run out.
+    pub fn valid_epoch(&self) -> Option<u64> {
+        match self.role() {
+            Role::Leader { epoch, until } if Instant::now() < until => Some(epoch),
+            _ => None,
+        }
+    }
+
+    /// The leader as this replica knows it: itself while leading. A follower whose own id is
+    /// still in the key (it just stepped down) knows of no leader.
+    pub fn known_leader(&self) -> Option<u32> {
+        match self.role() {
+            Role::Leader { .. } => Some(self.id),
+            Role::Follower { leader } => leader.filter(|l| *l != self.id),
+        }
+    }
+
+    /// Terms as they start (`Some(epoch)`) and end (`None`).
+    pub fn terms(&self) -> watch::Receiver<Option<u64>> {
+        self.term.subscribe()
+    }
+
+    fn set(&self, role: Role) {
+        let term = match role {
+            Role::Leader { epoch, .. } => Some(epoch),
+            Role::Follower { .. } => None,
+        };
+        *self
+            .role
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = role;
+        self.term.send_if_modified(|t| {
+            let changed = *t != term;
+            *t = term;
+            changed
+        });
+    }
+}
+
+/// Runs the election for one replica.
+#[derive(Debug)]
+pub struct Election {
+    lease: Arc<Lease>,
+    replicas: u32,
+    kv: kv::Store,
+    js: jetstream::Context,
+    stored: watch::Receiver<u64>,
+}
+
+impl Election {
+    /// An election for `lease.id()` among `replicas` replicas; `stored` is the replica's count of
+    /// stored orders, compared with the stream to know whether it may campaign.
+    pub fn new(
+        lease: Arc<Lease>,
+        replicas: u32,
+        kv: kv::Store,
+        js: jetstream::Context,
+        stored: watch::Receiver<u64>,
+    ) -> Self {
+        Self {
+            lease,
+            replicas,
+            kv,
+            js,
+            stored,
+        }
+    }
+
+    /// Campaigns and renews until `stop`, then resigns (deletes the key) if leading, so that a
+    /// follower takes over at once instead of after the lease.
+    pub async fn run(self, stop: CancellationToken) {
+        let id = self.lease.id();
+        let value = bytes::Bytes::from(id.to_string());
+        let mut revision = 0u64;
+        let mut vacant_since: Option<Instant> = None;
+        let stagger = STAGGER * self.replicas.saturating_sub(id);
+        loop {
+            let pause = match self.lease.role() {
+                Role::Leader { epoch, until } => {
+                    let sent = Instant::now();
+                    match self.kv.update(LEADER_KEY, value.clone(), revision).await {
+                        Ok(new_revision) if Instant::now() < until => {
+                            revision = new_revision;
+                            self.lease.set(Role::Leader {
+                                epoch,
+                                until: sent + LEADER_LEASE - SAFETY_MARGIN,
+                            });
+                        }
+                        Ok(_) => self.step_down("renewal came back after the lease ran out"),
+                        Err(e) => self.step_down(&format!("renewal failed: {e}")),
+                    }
+                    RENEW
+                }
+                Role::Follower { .. } => {
+                    match self.kv.entry(LEADER_KEY).await {
+                        Ok(Some(entry)) if entry.operation == kv::Operation::Put => {
+                            vacant_since = None;
+                            let leader = std::str::from_utf8(&entry.value)
+                                .ok()
+                                .and_then(|s| s.parse().ok());
+                            self.lease.set(Role::Follower { leader });
+                        }
+                        Ok(_) => {
+                            self.lease.set(Role::Follower { leader: None });
+                            let since = *vacant_since.get_or_insert_with(Instant::now);
+                            if since.elapsed() >= stagger && self.caught_up().await {
+                                let sent = Instant::now();
+                                match self.kv.create(LEADER_KEY, value.clone()).await {
+                                    Ok(won) => {
+                                        revision = won;
+                                        vacant_since = None;
+                                        tracing::info!(
+                                            replica = id,
+                                            epoch = won,
+                                            "won the leader election"
+                                        );
+                                        self.lease.set(Role::Leader {
+                                            epoch: won,
+                                            until: sent + LEADER_LEASE - SAFETY_MARGIN,
+                                        });
+                                        continue;
+                                    }
+                                    Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                                        vacant_since = None;
+                                    }
+                                    Err(e) => tracing::debug!(error = %e, "campaign failed"),
+                                }
+                            }
+                        }
+                        Err(e) => tracing::debug!(error = %e, "cannot read the leader key"),
+                    }
+                    POLL
+                }
+            };
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        if let Role::Leader { .. } = self.lease.role() {
+            self.lease.set(Role::Follower { leader: None });
+            match self
+                .kv
+                .delete_expect_revision(LEADER_KEY, Some(revision))
+                .await
+            {
+                Ok(()) => tracing::info!(replica = id, "resigned the leadership"),
+                Err(e) => tracing::warn!(error = %e, "could not resign; the lease will expire"),
+            }
+        }
+    }
+
+    fn step_down(&self, why: &str) {
+        tracing::warn!(replica = self.lease.id(), reason = why, "stepping down");
+        self.lease.set(Role::Follower { leader: None });
+    }
+
+    /// Whether the store holds every message of the order log.
+    async fn caught_up(&self) -> bool {
+        match self.js.get_stream(ORDERS_STREAM).await {
+            Ok(stream) => {
+                let last = stream.cached_info().state.last_sequence;
+                let stored = *self.stored.borrow();
+                if stored < last {
+                    tracing::debug!(stored, last, "not campaigning: still catching up");
+                }
+                stored >= last
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "not campaigning: cannot read the order stream");
+                false
+            }
+        }
+    }
+}

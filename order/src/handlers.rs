@@ -1,0 +1,172 @@
+//! This replica's request-reply subjects: trades (leader only), order queries and the digest.
+
+use crate::catalog_client::CatalogClient;
+use crate::election::Lease;
+use crate::sequencer::{Appended, Sequencer};
+use crate::store::OrderStore;
+use bazaar_nats::messages::{
+    decode, Order, OrderQuery, ReplicaDigest, Reply, TradeReceipt, TradeRequest,
+};
+use bazaar_nats::subjects::{order_digest, order_get, order_trade};
+use futures::StreamExt;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// How long an order query waits for an order this leader logged to reach its store.
+const STORE_WAIT: Duration = Duration::from_secs(1);
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Handlers {
+    /// The NATS client replies go out on.
+    pub client: async_nats::Client,
+    /// This replica's election state.
+    pub lease: Arc<Lease>,
+    /// The leader's log writer.
+    pub sequencer: Sequencer,
+    /// The catalog.
+    pub catalog: CatalogClient,
+    /// This replica's store.
+    pub store: OrderStore,
+    /// How many orders the store holds.
+    pub stored: watch::Receiver<u64>,
+    /// How many orders the log holds as far as this replica, when leading, has appended.
+    pub appended: watch::Receiver<u64>,
+}
+
+impl Handlers {
+    /// Serves this replica's subjects until `stop`; returns once every subscription is closed.
+    ///
+    /// # Errors
+    /// When a subscription cannot be made.
+    pub async fn serve(self, stop: CancellationToken) -> anyhow::Result<()> {
+        let id = self.lease.id();
+        let mut trades = self.client.subscribe(order_trade(id)).await?;
+        let mut gets = self.client.subscribe(order_get(id)).await?;
+        let mut digests = self.client.subscribe(order_digest(id)).await?;
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                Some(m) = trades.next() => { let h = self.clone(); tokio::spawn(async move { let r = h.trade(&m).await; h.respond(&m, &r).await; }.in_current_span()); }
+                Some(m) = gets.next() => { let h = self.clone(); tokio::spawn(async move { let r = h.get(&m).await; h.respond(&m, &r).await; }.in_current_span()); }
+                Some(m) = digests.next() => { let h = self.clone(); tokio::spawn(async move { let r = h.digest().await; h.respond(&m, &r).await; }.in_current_span()); }
+                else => break,
+            }
+        }
+        let _ = trades.unsubscribe().await;
+        let _ = gets.unsubscribe().await;
+        let _ = digests.unsubscribe().await;
+        Ok(())
+    }
+
+    async fn respond<T: Serialize>(&self, message: &async_nats::Message, reply: &Reply<T>) {
+        let Some(to) = &message.reply else {
+            tracing::debug!(subject = %message.subject, "request without a reply subject");
+            return;
+        };
+        if let Err(e) = self.client.publish(to.clone(), reply.to_bytes()).await {
+            tracing::warn!(error = %e, "could not send a reply");
+        }
+    }
+
+    /// Applies a trade in the catalog, then logs it.
+    async fn trade(&self, message: &async_nats::Message) -> Reply<TradeReceipt> {
+        let trade: TradeRequest = match decode(&message.payload) {
+            Ok(t) => t,
+            Err(e) => return invalid(message, e),
+        };
+        if self.lease.valid_epoch().is_none() {
+            return Reply::NotLeader {
+                leader: self.lease.known_leader(),
+            };
+        }
+        let span = tracing::debug_span!("trade", key = %trade.key, name = %trade.name);
+        async {
+            match self.catalog.apply(&trade).await {
+                Reply::Ok { .. } => {}
+                Reply::NotFound { message } => return Reply::NotFound { message },
+                Reply::Rejected { message } => return Reply::Rejected { message },
+                Reply::Invalid { message } => return Reply::Invalid { message },
+                Reply::Error { message } | Reply::Unavailable { message } => {
+                    tracing::warn!(%message, "catalog could not apply the trade");
+                    return Reply::unavailable(message);
+                }
+                Reply::NotLeader { .. } => return Reply::unavailable("catalog answered oddly"),
+            }
+            match self.sequencer.append(trade).await {
+                Appended::Logged(number) => {
+                    tracing::debug!(number, "trade logged");
+                    Reply::ok(TradeReceipt {
+                        transaction_number: number,
+                    })
+                }
+                Appended::NotLeader => Reply::NotLeader {
+                    leader: self.lease.known_leader(),
+                },
+                Appended::Unavailable(why) => Reply::unavailable(why),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Looks an order up in this replica's store.
+    async fn get(&self, message: &async_nats::Message) -> Reply<Order> {
+        let query: OrderQuery = match decode(&message.payload) {
+            Ok(q) => q,
+            Err(e) => return invalid(message, e),
+        };
+        let number = query.number;
+        // An order this leader just logged may not be in its store yet: wait for it briefly.
+        if number >= *self.stored.borrow()
+            && self.lease.valid_epoch().is_some()
+            && number < *self.appended.borrow()
+        {
+            let mut stored = self.stored.clone();
+            let _ = tokio::time::timeout(STORE_WAIT, stored.wait_for(|c| *c > number)).await;
+        }
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.get(number)).await {
+            Ok(Ok(Some(order))) => Reply::ok(order),
+            Ok(Ok(None)) => Reply::not_found("order not found"),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, number, "order lookup failed");
+                Reply::error("order store failed")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "order lookup task failed");
+                Reply::error("order store failed")
+            }
+        }
+    }
+
+    /// Summarises this replica's history.
+    async fn digest(&self) -> Reply<ReplicaDigest> {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.digest()).await {
+            Ok(Ok(d)) => Reply::ok(ReplicaDigest {
+                replica: self.lease.id(),
+                count: d.count,
+                hash: format!("{:016x}", d.hash),
+                leader: self.lease.valid_epoch().is_some(),
+            }),
+            Ok(Err(e)) => Reply::error(e.to_string()),
+            Err(e) => Reply::error(e.to_string()),
+        }
+    }
+}
+
+fn invalid<T>(message: &async_nats::Message, error: String) -> Reply<T> {
+    let shown = &message.payload[..message.payload.len().min(200)];
+    tracing::warn!(
+        subject = %message.subject,
+        payload = %String::from_utf8_lossy(shown),
+        %error,
+        "bad request on NATS"
+    );
+    Reply::invalid(error)
+}

@@ -1,0 +1,114 @@
+//! Materialises the JetStream order log into this replica's store.
+//!
+//! An ordered consumer replays `orders.new` from the first number the store lacks, so a replica
+//! that was down, or whose data dir was wiped, catches up by itself. Whatever has arrived is
+//! written as one batch (one durable redb commit), so catching up on many orders costs few
+//! commits. Any consumer error (nats-server restarting, a missed heartbeat) ends the consumer;
+//! it is made again from the store's count.
+
+use crate::store::{LogEntry, OrderStore};
+use async_nats::jetstream::{self, consumer};
+use bazaar_nats::subjects::{ORDERS_NEW, ORDERS_STREAM};
+use futures::StreamExt;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Most log messages written in one redb transaction.
+const MAX_BATCH: usize = 2048;
+
+/// Follows the order log into the store and publishes the stored count.
+#[derive(Debug)]
+pub struct LogFollower {
+    js: jetstream::Context,
+    store: OrderStore,
+    stored: watch::Sender<u64>,
+}
+
+impl LogFollower {
+    /// A follower writing into `store`; `stored` carries the number of orders stored.
+    pub fn new(js: jetstream::Context, store: OrderStore, stored: watch::Sender<u64>) -> Self {
+        Self { js, store, stored }
+    }
+
+    /// Follows the log until `stop` is cancelled, re-creating the consumer after any error.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let result = tokio::select! {
+                () = stop.cancelled() => return,
+                r = self.follow_once(&stop) => r,
+            };
+            match result {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "order log consumer ended; re-creating it");
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    async fn follow_once(&self, stop: &CancellationToken) -> anyhow::Result<()> {
+        let start = *self.stored.borrow() + 1;
+        let stream = self.js.get_stream(ORDERS_STREAM).await?;
+        let consumer = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                filter_subject: ORDERS_NEW.to_string(),
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: start,
+                },
+                ..Default::default()
+            })
+            .await?;
+        tracing::debug!(start, "following the order log");
+        let mut batches = consumer.messages().await?.ready_chunks(MAX_BATCH);
+        loop {
+            let batch = tokio::select! {
+                () = stop.cancelled() => return Ok(()),
+                b = batches.next() => b,
+            };
+            let Some(batch) = batch else {
+                anyhow::bail!("order log consumer closed");
+            };
+            let mut entries = Vec::with_capacity(batch.len());
+            let mut failure = None;
+            for item in batch {
+                match item {
+                    Ok(message) => {
+                        let sequence = message
+                            .info()
+                            .map_err(|e| anyhow::anyhow!(e))?
+                            .stream_sequence;
+                        let (entry, problem) = LogEntry::decode(sequence, message.payload.clone());
+                        if let Some(problem) = problem {
+                            tracing::error!(
+                                sequence,
+                                payload = %String::from_utf8_lossy(&message.payload[..message.payload.len().min(200)]),
+                                "message on {ORDERS_NEW} {problem}; its number is void"
+                            );
+                        }
+                        entries.push(entry);
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            if !entries.is_empty() {
+                let store = self.store.clone();
+                let digest = tokio::task::spawn_blocking(move || store.append(&entries)).await??;
+                self.stored.send_replace(digest.count);
+                tracing::trace!(count = digest.count, "order log stored");
+            }
+            if let Some(e) = failure {
+                return Err(e.into());
+            }
+        }
+    }
+}

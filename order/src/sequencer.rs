@@ -1,0 +1,360 @@
+//! The leader's single writer to the order log.
+//!
+//! Every accepted trade passes through one task, which gives it the next transaction number and
+//! publishes it on `orders.new` with:
+//! - `Nats-Expected-Last-Subject-Sequence` = the number itself (stream sequence `n + 1` holds
+//!   number `n`, so the message before it is sequence `n`). A deposed leader that wakes up holds
+//!   a stale sequence and JetStream refuses its append: that is the fence.
+//! - `Nats-Msg-Id` = the trade's idempotency key, so the broker also drops a repeated key.
+//!
+//! Before numbering, the task looks each key up among the trades logged in this term and in the
+//! store (which held the whole log when the term started), so a retried trade gets its first
+//! number back. Trades waiting together are published back to back and their acks awaited after,
+//! so one round trip to the broker serves many trades.
+//!
+//! When an append fails (refused sequence, broker down), the task re-reads the stream's last
+//! sequence, waits until the store holds everything up to it and tries the failed trades again;
+//! after a few rounds it gives up and tells the caller to retry.
+
+use crate::election::Lease;
+use crate::store::OrderStore;
+use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
+use bazaar_nats::messages::{encode, ConfirmLogged, OrderRecord, TradeRequest};
+use bazaar_nats::subjects::{ORDERS_NEW, ORDERS_STREAM, TRADES_CONFIRM};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+/// Most trades numbered and published together.
+const MAX_BATCH: usize = 512;
+/// Rounds an append may fail before the caller is told to retry.
+const MAX_ATTEMPTS: u32 = 3;
+/// Above this many remembered keys, those the store already holds are forgotten.
+const RECENT_PRUNE_AT: usize = 50_000;
+/// How long to wait for the store to catch up with the stream when a term (re)starts.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(3);
+
+/// What became of a trade offered to the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// In the log under this transaction number (now or earlier, for a retried key).
+    Logged(u64),
+    /// This replica does not hold a valid lease.
+    NotLeader,
+    /// The log could not be written; the caller may retry with the same key.
+    Unavailable(String),
+}
+
+struct Pending {
+    trade: TradeRequest,
+    attempts: u32,
+    reply: oneshot::Sender<Appended>,
+}
+
+/// Hands trades to the sequencer task.
+#[derive(Debug, Clone)]
+pub struct Sequencer {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("key", &self.trade.key)
+            .finish()
+    }
+}
+
+impl Sequencer {
+    /// Starts the sequencer task; it runs until `stop` is cancelled. `appended` carries how many
+    /// orders the log holds as far as this leader knows (its next number).
+    pub fn start(
+        js: jetstream::Context,
+        client: async_nats::Client,
+        store: OrderStore,
+        stored: watch::Receiver<u64>,
+        lease: Arc<Lease>,
+        appended: watch::Sender<u64>,
+        stop: CancellationToken,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(4096);
+        let task = SequencerTask {
+            js,
+            client,
+            store,
+            stored,
+            lease,
+            appended,
+            term: None,
+            carry: VecDeque::new(),
+        };
+        let handle = tokio::spawn(task.run(rx, stop));
+        (Self { tx }, handle)
+    }
+
+    /// Offers a trade the catalog has applied; resolves once it is logged (or cannot be).
+    pub async fn append(&self, trade: TradeRequest) -> Appended {
+        let (reply, rx) = oneshot::channel();
+        let pending = Pending {
+            trade,
+            attempts: 0,
+            reply,
+        };
+        if self.tx.send(pending).await.is_err() {
+            return Appended::NotLeader;
+        }
+        rx.await.unwrap_or(Appended::NotLeader)
+    }
+}
+
+/// The state of one leadership term.
+struct Term {
+    epoch: u64,
+    /// The next transaction number; the stream's last sequence equals it.
+    next: u64,
+    /// Keys logged during this term that the store may not hold yet.
+    recent: HashMap<String, u64>,
+}
+
+struct SequencerTask {
+    js: jetstream::Context,
+    client: async_nats::Client,
+    store: OrderStore,
+    stored: watch::Receiver<u64>,
+    lease: Arc<Lease>,
+    appended: watch::Sender<u64>,
+    term: Option<Term>,
+    /// Trades whose append failed, tried again first.
+    carry: VecDeque<Pending>,
+}
+
+impl SequencerTask {
+    async fn run(mut self, mut rx: mpsc::Receiver<Pending>, stop: CancellationToken) {
+        loop {
+            let mut batch: Vec<Pending> = self.carry.drain(..).collect();
+            if batch.is_empty() {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    next = rx.recv() => match next {
+                        Some(p) => batch.push(p),
+                        None => break,
+                    },
+                }
+            }
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(p) => batch.push(p),
+                    Err(_) => break,
+                }
+            }
+            self.process(batch).await;
+        }
+        rx.close();
+        while let Ok(p) = rx.try_recv() {
+            let _ = p.reply.send(Appended::NotLeader);
+        }
+        for p in self.carry.drain(..) {
+            let _ = p.reply.send(Appended::NotLeader);
+        }
+    }
+
+    async fn process(&mut self, batch: Vec<Pending>) {
+        let Some(epoch) = self.lease.valid_epoch() else {
+            self.term = None;
+            for p in batch {
+                let _ = p.reply.send(Appended::NotLeader);
+            }
+            return;
+        };
+        if self.term.as_ref().is_none_or(|t| t.epoch != epoch) {
+            if let Err(why) = self.begin_term(epoch).await {
+                tracing::warn!(error = %why, "cannot start appending to the order log");
+                for p in batch {
+                    let _ = p.reply.send(Appended::Unavailable(why.clone()));
+                }
+                return;
+            }
+        }
+        let Some(mut term) = self.term.take() else {
+            return;
+        };
+
+        // Keys already logged keep their number.
+        let known = match self.lookup(&term, &batch).await {
+            Ok(known) => known,
+            Err(why) => {
+                for p in batch {
+                    let _ = p.reply.send(Appended::Unavailable(why.clone()));
+                }
+                self.term = Some(term);
+                return;
+            }
+        };
+        let mut confirmed = Vec::new();
+        let mut to_publish = Vec::new();
+        let mut in_batch: HashMap<String, u64> = HashMap::new();
+        let mut duplicates = Vec::new();
+        for (p, number) in batch.into_iter().zip(known) {
+            if let Some(n) = number {
+                confirmed.push(p.trade.key.clone());
+                let _ = p.reply.send(Appended::Logged(n));
+            } else if in_batch.contains_key(p.trade.key.as_str()) {
+                duplicates.push(p);
+            } else {
+                let number = term.next + to_publish.len() as u64;
+                in_batch.insert(p.trade.key.as_str().to_string(), number);
+                to_publish.push((number, p));
+            }
+        }
+
+        // Publish back to back, then collect the acks in order.
+        let mut acks = Vec::with_capacity(to_publish.len());
+        let mut failed = false;
+        for (number, p) in to_publish {
+            if failed {
+                self.retry_later(p, "an earlier append in the batch failed".into());
+                continue;
+            }
+            let record = OrderRecord {
+                number,
+                key: p.trade.key.clone(),
+                name: p.trade.name.clone(),
+                side: p.trade.side,
+                quantity: p.trade.quantity,
+            };
+            let message = PublishMessage::build()
+                .payload(encode(&record))
+                .message_id(p.trade.key.as_str())
+                .expected_last_subject_sequence(number)
+                .header("Bazaar-Epoch", epoch.to_string().as_str());
+            match self.js.send_publish(ORDERS_NEW, message).await {
+                Ok(ack) => acks.push((number, p, ack)),
+                Err(e) => {
+                    failed = true;
+                    self.retry_later(p, format!("cannot publish to the order log: {e}"));
+                }
+            }
+        }
+        let mut logged_in_batch = HashMap::new();
+        for (number, p, ack) in acks {
+            if failed {
+                // Later acks are for appends that expected the failed one before them.
+                let _ = ack.await;
+                self.retry_later(p, "an earlier append in the batch failed".into());
+                continue;
+            }
+            match ack.await {
+                Ok(ack) if ack.sequence == number + 1 && !ack.duplicate => {
+                    term.next = number + 1;
+                    term.recent.insert(p.trade.key.as_str().to_string(), number);
+                    logged_in_batch.insert(p.trade.key.as_str().to_string(), number);
+                    confirmed.push(p.trade.key.clone());
+                    // Reply only while the lease holds; a retry finds the number again.
+                    if self.lease.valid_epoch() == Some(epoch) {
+                        let _ = p.reply.send(Appended::Logged(number));
+                    } else {
+                        let _ = p.reply.send(Appended::NotLeader);
+                    }
+                }
+                Ok(ack) => {
+                    failed = true;
+                    tracing::warn!(
+                        sequence = ack.sequence,
+                        duplicate = ack.duplicate,
+                        "unexpected ack from the order log"
+                    );
+                    self.retry_later(p, "the order log moved".into());
+                }
+                Err(e) => {
+                    failed = true;
+                    if e.kind() == PublishErrorKind::WrongLastSequence {
+                        tracing::warn!(
+                            epoch,
+                            number,
+                            "order log append refused: another leader appended"
+                        );
+                    } else {
+                        tracing::warn!(error = %e, number, "order log append failed");
+                    }
+                    self.retry_later(p, format!("cannot append to the order log: {e}"));
+                }
+            }
+        }
+        for p in duplicates {
+            match logged_in_batch.get(p.trade.key.as_str()) {
+                Some(n) => {
+                    let _ = p.reply.send(Appended::Logged(*n));
+                }
+                None => self.retry_later(p, "its twin was not logged".into()),
+            }
+        }
+        self.appended.send_replace(term.next);
+        if term.recent.len() > RECENT_PRUNE_AT {
+            let stored = *self.stored.borrow();
+            term.recent.retain(|_, number| *number >= stored);
+        }
+        // A failed append leaves the stream's tail unknown: re-read it before the next batch.
+        if !failed {
+            self.term = Some(term);
+        }
+        if !confirmed.is_empty() {
+            let confirm = encode(&ConfirmLogged { keys: confirmed });
+            if let Err(e) = self.client.publish(TRADES_CONFIRM, confirm).await {
+                tracing::debug!(error = %e, "could not confirm logged trades to the catalog");
+            }
+        }
+    }
+
+    fn retry_later(&mut self, mut p: Pending, why: String) {
+        p.attempts += 1;
+        if p.attempts >= MAX_ATTEMPTS {
+            let _ = p.reply.send(Appended::Unavailable(why));
+        } else {
+            self.carry.push_back(p);
+        }
+    }
+
+    /// Reads the stream's tail and waits until the store holds all of it.
+    async fn begin_term(&mut self, epoch: u64) -> Result<(), String> {
+        let stream = self
+            .js
+            .get_stream(ORDERS_STREAM)
+            .await
+            .map_err(|e| format!("cannot read the order log: {e}"))?;
+        let last = stream.cached_info().state.last_sequence;
+        let mut stored = self.stored.clone();
+        tokio::time::timeout(CATCH_UP_WAIT, stored.wait_for(|count| *count >= last))
+            .await
+            .map_err(|_| format!("store is still catching up to {last} orders"))?
+            .map_err(|_| "log follower stopped".to_string())?;
+        tracing::info!(epoch, next = last, "appending to the order log");
+        self.appended.send_replace(last);
+        self.term = Some(Term {
+            epoch,
+            next: last,
+            recent: HashMap::new(),
+        });
+        Ok(())
+    }
+
+    /// For each pending trade, the number it was already logged under, if any.
+    async fn lookup(&self, term: &Term, batch: &[Pending]) -> Result<Vec<Option<u64>>, String> {
+        let keys: Vec<String> = batch
+            .iter()
+            .map(|p| p.trade.key.as_str().to_string())
+            .collect();
+        let store = self.store.clone();
+        let stored =
+            tokio::task::spawn_blocking(move || store.numbers_of(keys.iter().map(String::as_str)))
+                .await
+                .map_err(|e| format!("order store task failed: {e}"))?
+                .map_err(|e| e.to_string())?;
+        Ok(batch
+            .iter()
+            .zip(stored)
+            .map(|(p, s)| s.or_else(|| term.recent.get(p.trade.key.as_str()).copied()))
+            .collect())
+    }
+}
