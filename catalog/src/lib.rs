@@ -1,1 +1,173 @@
+//! The Stock Bazaar catalog: owns the stocks and applies trades at most once, over NATS only.
+//!
+//! Modules:
+//! - [`config`]: flags and environment variables.
+//! - [`seed`]: the stocks a new catalog starts with (built-in or from a JSON file).
+//! - [`trade`]: the trade rules as pure functions, and the records kept per idempotency key.
+//! - [`store`]: the redb file (stocks, answered keys, unlogged trades).
+//! - [`writer`]: the single batching writer: one durable commit per batch of trades.
+//! - `handlers`: the NATS endpoints (lookup, list, trade, pending, confirm).
+//!
+//! [`run`] wires them together; [`serve`] does the same with a client and store the caller made.
 
+pub mod config;
+mod handlers;
+pub mod seed;
+pub mod store;
+pub mod trade;
+pub mod writer;
+
+pub use config::Config;
+pub use store::Store;
+
+use anyhow::Context as _;
+use handlers::{serve_endpoint, subscribe_all, Context, Endpoint};
+use std::future::Future;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+/// How long each shutdown step (stop the endpoints, finish in-flight requests, finish the
+/// writer's queue, flush NATS) may take before the catalog stops waiting for it.
+const SHUTDOWN_STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the catalog until `shutdown` resolves: opens (and on first start seeds) the store,
+/// connects to NATS and serves every catalog subject. Then it stops taking requests, finishes
+/// the ones in flight and the writer's batch, flushes NATS and returns.
+///
+/// # Errors
+/// When the stocks file is bad, the store cannot be opened, the NATS URL is malformed, or a
+/// task ended before `shutdown` (the error names it).
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    let seed = match &config.stocks {
+        Some(path) => seed::load_stocks_file(path)?,
+        None => seed::default_stocks(),
+    };
+    let store = Store::open(&config.data_dir, seed)
+        .await
+        .with_context(|| format!("cannot open the catalog in {}", config.data_dir.display()))?;
+    let connection = bazaar_nats::connect(&config.nats_url, "catalog")
+        .await
+        .with_context(|| format!("cannot connect to NATS at {}", config.nats_url))?;
+    serve(connection.client, store, shutdown).await
+}
+
+/// Serves the catalog subjects on `client` from `store` until `shutdown` resolves, then drains
+/// as [`run`] does. The store is closed once this returns (if the caller kept no clone).
+///
+/// # Errors
+/// When subscribing fails, or a task ended before `shutdown` (the error names it).
+pub async fn serve(
+    client: async_nats::Client,
+    store: Store,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let (writer_handle, writer) = writer::channel(store.clone(), client.clone());
+    let mut writer_task = tokio::spawn(writer.run());
+    let mut writer_finished = false;
+    let subscriptions = subscribe_all(&client).await?;
+
+    let stop = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let context = Context {
+        client: client.clone(),
+        store: store.clone(),
+        writer: writer_handle,
+    };
+    let mut endpoints = JoinSet::new();
+    for (endpoint, subscriber) in subscriptions {
+        let serving = serve_endpoint(
+            endpoint,
+            subscriber,
+            context.clone(),
+            stop.clone(),
+            tracker.clone(),
+        );
+        endpoints.spawn(async move { (endpoint, serving.await) });
+    }
+    // From here only the endpoint loops and their message tasks hold the writer, so the writer
+    // stops by itself once they are all done.
+    drop(context);
+
+    let stocks = store
+        .stock_count()
+        .await
+        .context("cannot count the stocks")?;
+    drop(store);
+    info!(stocks, "catalog ready");
+
+    let mut failure = None;
+    tokio::select! {
+        () = shutdown => info!("shutdown requested; draining"),
+        ended = &mut writer_task => {
+            writer_finished = true;
+            let why = ended.map_or_else(|e| e.to_string(), |()| "its queue closed".into());
+            error!(task = "writer", why = %why, "task ended before shutdown");
+            failure = Some(anyhow::anyhow!("the writer task ended before shutdown: {why}"));
+        }
+        Some(ended) = endpoints.join_next() => {
+            let why = match ended {
+                Ok((endpoint, Err(e))) => format!("{}: {e:#}", endpoint.subject()),
+                Ok((endpoint, Ok(()))) => format!("{}: returned", endpoint.subject()),
+                Err(e) => format!("an endpoint task failed: {e}"),
+            };
+            error!(task = "endpoint", why = %why, "task ended before shutdown");
+            failure = Some(anyhow::anyhow!("an endpoint ended before shutdown: {why}"));
+        }
+    }
+
+    let writer_task = (!writer_finished).then_some(writer_task);
+    drain(stop, endpoints, tracker, writer_task).await;
+    match tokio::time::timeout(SHUTDOWN_STEP_TIMEOUT, client.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => warn!(error = %e, "could not flush NATS on shutdown"),
+        Err(_) => warn!("NATS flush timed out on shutdown"),
+    }
+    info!("catalog stopped");
+    failure.map_or(Ok(()), Err)
+}
+
+/// Stops the endpoints, waits for in-flight requests, then for the writer to finish its queue.
+async fn drain(
+    stop: CancellationToken,
+    mut endpoints: JoinSet<(Endpoint, anyhow::Result<()>)>,
+    tracker: TaskTracker,
+    writer_task: Option<tokio::task::JoinHandle<()>>,
+) {
+    stop.cancel();
+    let stopped = tokio::time::timeout(SHUTDOWN_STEP_TIMEOUT, async {
+        while let Some(ended) = endpoints.join_next().await {
+            match ended {
+                Ok((_, Ok(()))) => {}
+                Ok((endpoint, Err(e))) => {
+                    warn!(subject = endpoint.subject(), error = %format!("{e:#}"), "endpoint stopped with an error");
+                }
+                Err(e) => warn!(error = %e, "endpoint task failed while stopping"),
+            }
+        }
+    })
+    .await;
+    if stopped.is_err() {
+        warn!("endpoints did not stop in time; aborting them");
+        endpoints.abort_all();
+    }
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_STEP_TIMEOUT, tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!(
+            in_flight = tracker.len(),
+            "requests still in flight at shutdown"
+        );
+    }
+    if let Some(writer_task) = writer_task {
+        match tokio::time::timeout(SHUTDOWN_STEP_TIMEOUT, writer_task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => error!(error = %e, "writer task failed"),
+            Err(_) => warn!("writer did not finish its queue in time"),
+        }
+    }
+}

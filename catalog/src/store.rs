@@ -1,0 +1,390 @@
+//! The catalog's redb file: stocks, the answer given to every idempotency key, and the applied
+//! trades the order log has not confirmed yet.
+//!
+//! Tables (values are JSON):
+//! - `stocks`: name -> [`StockState`] (price, quantity, version).
+//! - `applied`: idempotency key -> [`AppliedRecord`] (the trade and the answer it got).
+//! - `unlogged`: idempotency key -> applied-at (ms since the epoch), only for applied trades no
+//!   `ConfirmLogged` has covered yet.
+//!
+//! redb blocks, so every call runs in `spawn_blocking`, inside the caller's span. Only the
+//! writer task calls [`Store::write_batch`]; reads use their own read transactions and never
+//! wait for it.
+
+use crate::seed::SeedStock;
+use crate::trade::{apply_trade, AppliedRecord, Outcome, StockState};
+use bazaar_nats::messages::{Stock, TradeRequest};
+use bazaar_nats::{IdempotencyKey, StockName};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tracing::{debug, info, warn, Span};
+
+const STOCKS: TableDefinition<&str, &[u8]> = TableDefinition::new("stocks");
+const APPLIED: TableDefinition<&str, &[u8]> = TableDefinition::new("applied");
+const UNLOGGED: TableDefinition<&str, u64> = TableDefinition::new("unlogged");
+
+/// Name of the database file inside the data directory.
+pub const DB_FILE: &str = "catalog.redb";
+
+/// A store failure. Every variant means the request could not be served; none is the caller's
+/// fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// redb failed (IO, corruption, a commit that did not happen).
+    #[error("redb: {0}")]
+    Redb(#[from] redb::Error),
+    /// A stored value is not what this version of the catalog wrote.
+    #[error("corrupt {table} entry {key:?}: {reason}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// The entry's key.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The blocking task running the redb call panicked or was cancelled.
+    #[error("store task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl StoreError {
+    fn redb(e: impl Into<redb::Error>) -> Self {
+        Self::Redb(e.into())
+    }
+}
+
+/// One write for [`Store::write_batch`], processed in order within one transaction.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Apply a trade at most once per key.
+    Trade(TradeRequest),
+    /// These keys are in the order log: stop reporting them as pending.
+    Confirm(Vec<IdempotencyKey>),
+}
+
+/// What a committed batch did.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// One entry per [`WriteOp`], in order: the trade's record (new or replayed) for a trade,
+    /// `None` for a confirm.
+    pub answers: Vec<Option<AppliedRecord>>,
+    /// Each stock the batch changed, with its latest version.
+    pub changed: BTreeMap<StockName, u64>,
+}
+
+/// The catalog's database. Cheap to clone; the file closes when the last clone is dropped.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+/// Runs a blocking redb call on the blocking pool, inside the current span.
+async fn blocking<T, F>(f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    let span = Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f)).await?
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(
+    table: &'static str,
+    key: &str,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        table,
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn encode_json<T: serde::Serialize>(
+    table: &'static str,
+    key: &str,
+    value: &T,
+) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+        table,
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn to_stock(name: &str, bytes: &[u8]) -> Result<Stock, StoreError> {
+    let state: StockState = decode_json("stocks", name, bytes)?;
+    let name = StockName::parse(name).map_err(|e| StoreError::Corrupt {
+        table: "stocks",
+        key: name.to_string(),
+        reason: e.0,
+    })?;
+    Ok(Stock {
+        name,
+        price: state.price,
+        quantity: state.quantity,
+        version: state.version,
+    })
+}
+
+impl Store {
+    /// Opens (or creates) `<data_dir>/catalog.redb` and, when it holds no stocks yet, seeds it
+    /// with `seed` at version 1.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the directory or file cannot be created or opened (e.g. another
+    /// process holds it).
+    pub async fn open(data_dir: &Path, seed: Vec<SeedStock>) -> Result<Self, StoreError> {
+        let data_dir = data_dir.to_path_buf();
+        blocking(move || {
+            std::fs::create_dir_all(&data_dir).map_err(|source| StoreError::DataDir {
+                path: data_dir.clone(),
+                source,
+            })?;
+            let path = data_dir.join(DB_FILE);
+            let db = Database::create(&path).map_err(StoreError::redb)?;
+            let txn = db.begin_write().map_err(StoreError::redb)?;
+            {
+                let mut stocks = txn.open_table(STOCKS).map_err(StoreError::redb)?;
+                txn.open_table(APPLIED).map_err(StoreError::redb)?;
+                txn.open_table(UNLOGGED).map_err(StoreError::redb)?;
+                if stocks.is_empty().map_err(StoreError::redb)? {
+                    for stock in &seed {
+                        let state = StockState {
+                            price: stock.price,
+                            quantity: stock.quantity,
+                            version: 1,
+                        };
+                        let name = stock.name.as_str();
+                        let bytes = encode_json("stocks", name, &state)?;
+                        stocks
+                            .insert(name, bytes.as_slice())
+                            .map_err(StoreError::redb)?;
+                    }
+                    info!(path = %path.display(), stocks = seed.len(), "seeded a new catalog");
+                } else {
+                    info!(path = %path.display(), "opened an existing catalog");
+                }
+            }
+            txn.commit().map_err(StoreError::redb)?;
+            Ok(Self { db: Arc::new(db) })
+        })
+        .await
+    }
+
+    /// How many stocks the catalog holds.
+    ///
+    /// # Errors
+    /// [`StoreError`] when redb fails.
+    pub async fn stock_count(&self) -> Result<u64, StoreError> {
+        let db = self.db.clone();
+        blocking(move || {
+            let txn = db.begin_read().map_err(StoreError::redb)?;
+            let stocks = txn.open_table(STOCKS).map_err(StoreError::redb)?;
+            stocks.len().map_err(StoreError::redb)
+        })
+        .await
+    }
+
+    /// One stock, or `None` when the catalog does not hold it.
+    ///
+    /// # Errors
+    /// [`StoreError`] when redb fails or the entry is corrupt.
+    pub async fn get(&self, name: StockName) -> Result<Option<Stock>, StoreError> {
+        let db = self.db.clone();
+        blocking(move || {
+            let txn = db.begin_read().map_err(StoreError::redb)?;
+            let stocks = txn.open_table(STOCKS).map_err(StoreError::redb)?;
+            let found = stocks.get(name.as_str()).map_err(StoreError::redb)?;
+            found
+                .map(|bytes| to_stock(name.as_str(), bytes.value()))
+                .transpose()
+        })
+        .await
+    }
+
+    /// Every stock, sorted by name.
+    ///
+    /// # Errors
+    /// [`StoreError`] when redb fails or an entry is corrupt.
+    pub async fn list(&self) -> Result<Vec<Stock>, StoreError> {
+        let db = self.db.clone();
+        blocking(move || {
+            let txn = db.begin_read().map_err(StoreError::redb)?;
+            let stocks = txn.open_table(STOCKS).map_err(StoreError::redb)?;
+            // Keys iterate in byte order, which is `StockName`'s order too.
+            let iter = stocks.iter().map_err(StoreError::redb)?;
+            iter.map(|entry| {
+                let (name, bytes) = entry.map_err(StoreError::redb)?;
+                to_stock(name.value(), bytes.value())
+            })
+            .collect()
+        })
+        .await
+    }
+
+    /// Applied trades no `ConfirmLogged` has covered, applied at or before
+    /// `now_ms - min_age_ms`, oldest first (ties by key), at most `limit`.
+    ///
+    /// # Errors
+    /// [`StoreError`] when redb fails or an entry is corrupt.
+    pub async fn pending(
+        &self,
+        min_age_ms: u64,
+        limit: u32,
+        now_ms: u64,
+    ) -> Result<Vec<TradeRequest>, StoreError> {
+        let db = self.db.clone();
+        blocking(move || {
+            let cutoff = now_ms.saturating_sub(min_age_ms);
+            let txn = db.begin_read().map_err(StoreError::redb)?;
+            let unlogged = txn.open_table(UNLOGGED).map_err(StoreError::redb)?;
+            let applied = txn.open_table(APPLIED).map_err(StoreError::redb)?;
+            // NOTE: a full scan; `unlogged` stays small because the order leader confirms keys
+            // as soon as they are in its log.
+            let mut due = Vec::new();
+            for entry in unlogged.iter().map_err(StoreError::redb)? {
+                let (key, at) = entry.map_err(StoreError::redb)?;
+                if at.value() <= cutoff {
+                    due.push((at.value(), key.value().to_string()));
+                }
+            }
+            due.sort_unstable();
+            due.truncate(limit as usize);
+            let mut trades = Vec::with_capacity(due.len());
+            for (_, key) in due {
+                let Some(bytes) = applied.get(key.as_str()).map_err(StoreError::redb)? else {
+                    warn!(key = %key, "unlogged key has no applied record; skipped");
+                    continue;
+                };
+                let record: AppliedRecord = decode_json("applied", &key, bytes.value())?;
+                let key = IdempotencyKey::parse(key.as_str()).map_err(|e| StoreError::Corrupt {
+                    table: "unlogged",
+                    key: key.clone(),
+                    reason: e.0,
+                })?;
+                trades.push(record.request(key));
+            }
+            Ok(trades)
+        })
+        .await
+    }
+
+    /// Processes `ops` in order in ONE write transaction and commits it durably: a trade whose
+    /// key is known gets its stored answer again; a new one is applied (or refused) and recorded
+    /// under its key, and remembered as unlogged when applied; a confirm forgets its keys from
+    /// the unlogged set. Nothing is applied unless the whole batch commits.
+    ///
+    /// # Errors
+    /// [`StoreError`] when redb fails; the transaction is then dropped and nothing changed.
+    pub async fn write_batch(
+        &self,
+        ops: Vec<WriteOp>,
+        now_ms: u64,
+    ) -> Result<BatchOutcome, StoreError> {
+        let db = self.db.clone();
+        blocking(move || {
+            let txn = db.begin_write().map_err(StoreError::redb)?;
+            let mut outcome = BatchOutcome::default();
+            {
+                let mut stocks = txn.open_table(STOCKS).map_err(StoreError::redb)?;
+                let mut applied = txn.open_table(APPLIED).map_err(StoreError::redb)?;
+                let mut unlogged = txn.open_table(UNLOGGED).map_err(StoreError::redb)?;
+                for op in &ops {
+                    match op {
+                        WriteOp::Trade(request) => {
+                            let record = trade_once(
+                                request,
+                                now_ms,
+                                &mut stocks,
+                                &mut applied,
+                                &mut unlogged,
+                                &mut outcome.changed,
+                            )?;
+                            outcome.answers.push(Some(record));
+                        }
+                        WriteOp::Confirm(keys) => {
+                            for key in keys {
+                                unlogged.remove(key.as_str()).map_err(StoreError::redb)?;
+                            }
+                            outcome.answers.push(None);
+                        }
+                    }
+                }
+            }
+            txn.commit().map_err(StoreError::redb)?;
+            Ok(outcome)
+        })
+        .await
+    }
+}
+
+/// One trade inside the batch transaction: replay the stored answer or apply and record it.
+fn trade_once(
+    request: &TradeRequest,
+    now_ms: u64,
+    stocks: &mut redb::Table<&str, &[u8]>,
+    applied: &mut redb::Table<&str, &[u8]>,
+    unlogged: &mut redb::Table<&str, u64>,
+    changed: &mut BTreeMap<StockName, u64>,
+) -> Result<AppliedRecord, StoreError> {
+    let key = request.key.as_str();
+    if let Some(bytes) = applied.get(key).map_err(StoreError::redb)? {
+        let record: AppliedRecord = decode_json("applied", key, bytes.value())?;
+        if !record.matches(request) {
+            warn!(key, stored = ?record, "idempotency key reused for a different trade; replaying the stored answer");
+        }
+        debug!(key, "trade already seen; replaying its answer");
+        return Ok(record);
+    }
+    let name = request.name.as_str();
+    let current = stocks
+        .get(name)
+        .map_err(StoreError::redb)?
+        .map(|bytes| decode_json::<StockState>("stocks", name, bytes.value()))
+        .transpose()?;
+    let outcome = match apply_trade(&request.name, current, request.side, request.quantity) {
+        Ok(after) => {
+            let bytes = encode_json("stocks", name, &after)?;
+            stocks
+                .insert(name, bytes.as_slice())
+                .map_err(StoreError::redb)?;
+            unlogged.insert(key, now_ms).map_err(StoreError::redb)?;
+            changed.insert(request.name.clone(), after.version);
+            Outcome::Applied {
+                quantity_after: after.quantity,
+                version: after.version,
+            }
+        }
+        Err(refusal) => Outcome::from(refusal),
+    };
+    let record = AppliedRecord {
+        name: request.name.clone(),
+        side: request.side,
+        quantity: request.quantity,
+        outcome,
+        applied_at_unix_ms: now_ms,
+    };
+    let bytes = encode_json("applied", key, &record)?;
+    applied
+        .insert(key, bytes.as_slice())
+        .map_err(StoreError::redb)?;
+    Ok(record)
+}

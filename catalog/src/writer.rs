@@ -1,0 +1,162 @@
+//! The batching writer: the one task that writes to the store.
+//!
+//! Handlers hand it trades and confirms through a [`WriterHandle`]. It takes everything waiting
+//! (up to [`MAX_BATCH`]), runs it in one durable redb transaction, and only then answers every
+//! waiter and publishes one `Invalidation` per changed stock. One fsync thus covers a whole
+//! batch, and since a single task does every write no update is ever lost.
+//!
+//! It stops when every [`WriterHandle`] is dropped, after finishing what was already queued.
+
+use crate::store::{Store, WriteOp};
+use bazaar_nats::messages::{encode, Invalidation, Reply, TradeApplied, TradeRequest};
+use bazaar_nats::subjects::STOCK_INVALIDATE;
+use bazaar_nats::IdempotencyKey;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info, instrument, warn};
+
+/// Most operations committed in one transaction.
+pub const MAX_BATCH: usize = 512;
+/// How many operations may wait for the writer before handlers wait to enqueue.
+const QUEUE_CAPACITY: usize = 4096;
+
+/// Message of a request the writer can no longer take.
+const WRITER_GONE: &str = "the catalog is shutting down";
+
+/// One queued operation and the waiter to answer once it is durable.
+#[derive(Debug)]
+enum Job {
+    Trade {
+        request: TradeRequest,
+        reply: oneshot::Sender<Reply<TradeApplied>>,
+    },
+    Confirm {
+        keys: Vec<IdempotencyKey>,
+        done: oneshot::Sender<Reply<()>>,
+    },
+}
+
+/// Sends work to the writer task. Clone it freely; the writer stops once every clone is gone.
+#[derive(Debug, Clone)]
+pub struct WriterHandle {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl WriterHandle {
+    /// Applies `request` at most once per key and returns the answer once it is durable
+    /// (`unavailable` when the writer has stopped, `error` when the commit failed).
+    pub async fn trade(&self, request: TradeRequest) -> Reply<TradeApplied> {
+        let (reply, answer) = oneshot::channel();
+        if self.jobs.send(Job::Trade { request, reply }).await.is_err() {
+            return Reply::unavailable(WRITER_GONE);
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Reply::unavailable(WRITER_GONE))
+    }
+
+    /// Forgets `keys` from the unlogged set; resolves once that is durable.
+    pub async fn confirm(&self, keys: Vec<IdempotencyKey>) -> Reply<()> {
+        let (done, answer) = oneshot::channel();
+        if self.jobs.send(Job::Confirm { keys, done }).await.is_err() {
+            return Reply::unavailable(WRITER_GONE);
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Reply::unavailable(WRITER_GONE))
+    }
+}
+
+/// Creates the writer's queue: the handle for handlers and the [`Writer`] to run.
+pub fn channel(store: Store, client: async_nats::Client) -> (WriterHandle, Writer) {
+    let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+    (
+        WriterHandle { jobs: tx },
+        Writer {
+            store,
+            client,
+            jobs: rx,
+        },
+    )
+}
+
+/// The writer task's state: the store it alone writes, the client for invalidations, its queue.
+#[derive(Debug)]
+pub struct Writer {
+    store: Store,
+    client: async_nats::Client,
+    jobs: mpsc::Receiver<Job>,
+}
+
+impl Writer {
+    /// Runs until every [`WriterHandle`] is dropped and the queue is empty.
+    pub async fn run(mut self) {
+        info!("writer started");
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while self.jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            self.commit(std::mem::take(&mut batch)).await;
+        }
+        info!("writer stopped: queue closed and drained");
+    }
+
+    #[instrument(skip_all, fields(batch = jobs.len()))]
+    async fn commit(&self, jobs: Vec<Job>) {
+        let ops = jobs
+            .iter()
+            .map(|job| match job {
+                Job::Trade { request, .. } => WriteOp::Trade(request.clone()),
+                Job::Confirm { keys, .. } => WriteOp::Confirm(keys.clone()),
+            })
+            .collect();
+        let outcome = match self.store.write_batch(ops, now_unix_ms()).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                error!(error = %e, "batch commit failed; nothing applied");
+                let message = format!("catalog could not commit: {e}");
+                for job in jobs {
+                    match job {
+                        Job::Trade { reply, .. } => {
+                            let _ = reply.send(Reply::error(message.clone()));
+                        }
+                        Job::Confirm { done, .. } => {
+                            let _ = done.send(Reply::error(message.clone()));
+                        }
+                    }
+                }
+                return;
+            }
+        };
+        debug!(changed = outcome.changed.len(), "batch committed");
+        for (job, answer) in jobs.into_iter().zip(outcome.answers) {
+            // A waiter that went away (its handler timed out) is fine: the trade is durable
+            // and a retry with the same key gets the same answer.
+            match (job, answer) {
+                (Job::Trade { reply, .. }, Some(record)) => {
+                    let _ = reply.send(record.reply());
+                }
+                (Job::Trade { reply, .. }, None) => {
+                    let _ = reply.send(Reply::error("the batch lost this trade's answer"));
+                }
+                (Job::Confirm { done, .. }, _) => {
+                    let _ = done.send(Reply::ok(()));
+                }
+            }
+        }
+        for (name, version) in outcome.changed {
+            let payload = encode(&Invalidation {
+                name: name.clone(),
+                version,
+            });
+            if let Err(e) = self.client.publish(STOCK_INVALIDATE, payload).await {
+                warn!(error = %e, name = %name, version, "could not publish an invalidation");
+            }
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
