@@ -1,1 +1,171 @@
+//! The Stock Bazaar frontend: the HTTP gateway in front of the catalog and order services.
+//!
+//! Clients speak REST to it; it speaks only NATS to the services behind it. Modules:
+//! - [`config`]: flags and environment variables.
+//! - [`error`]: the one `AppError` and how it becomes a JSON error response.
+//! - [`cache`]: the LRU stock cache with invalidation and monotonic reads.
+//! - [`leader`]: which order replica leads, from the leader lease in the KV bucket.
+//! - [`bus`]: catalog and order calls with retry until a time budget is spent.
+//! - [`http`]: the router and one handler file per resource.
+//!
+//! [`run`] wires them together and serves until its shutdown future resolves.
 
+pub mod bus;
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod leader;
+
+pub use config::Config;
+
+use anyhow::Context as _;
+use bazaar_nats::messages::{decode, Invalidation};
+use bazaar_nats::subjects::STOCK_INVALIDATE;
+use futures::StreamExt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Extra time a request may take beyond its retry budget before the timeout layer answers 503.
+const REQUEST_TIMEOUT_SLACK: Duration = Duration::from_secs(2);
+/// How long the final NATS flush may take on the way out.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Serves the HTTP API on `listener` until `shutdown` resolves, then drains in-flight requests,
+/// stops the background tasks and flushes NATS.
+///
+/// NATS need not be up yet: the client connects (and reconnects) in the background, and requests
+/// that need it answer 503 until it is.
+///
+/// # Errors
+/// When the NATS URL cannot be parsed, the subscription cannot be made, or the server fails.
+pub async fn run(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let connection = bazaar_nats::connect(&config.nats_url, "frontend")
+        .await
+        .with_context(|| format!("cannot connect to NATS at {}", config.nats_url))?;
+    let client = connection.client.clone();
+
+    let leader = Arc::new(leader::LeaderTracker::new(
+        client.clone(),
+        config.attempt_timeout(),
+    ));
+    let bus = bus::Bus::new(
+        client.clone(),
+        Arc::clone(&leader),
+        config.attempt_timeout(),
+        config.retry_budget(),
+    );
+    let state = Arc::new(http::AppState {
+        cache: cache::StockCache::new(config.cache_size),
+        bus,
+        leader: Arc::clone(&leader),
+        client: client.clone(),
+    });
+
+    let stop = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    {
+        let stop = stop.clone();
+        let reconnects = connection.reconnects.clone();
+        let leader = Arc::clone(&leader);
+        tasks.spawn(async move { leader.watch(reconnects, stop).await });
+    }
+    if config.cache_size > 0 {
+        let invalidations = client
+            .subscribe(STOCK_INVALIDATE)
+            .await
+            .context("cannot subscribe to stock invalidations")?;
+        tasks.spawn(apply_invalidations(
+            invalidations,
+            Arc::clone(&state),
+            stop.clone(),
+        ));
+        tasks.spawn(clear_on_reconnect(
+            connection.reconnects.clone(),
+            Arc::clone(&state),
+            stop.clone(),
+        ));
+    }
+
+    let request_timeout = config.retry_budget() + config.attempt_timeout() + REQUEST_TIMEOUT_SLACK;
+    let app = http::router(Arc::clone(&state), request_timeout);
+    let address = listener.local_addr().context("listener has no address")?;
+    tracing::info!(%address, cache_size = config.cache_size, nats = %config.nats_url, "frontend ready");
+
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("HTTP server failed");
+    tracing::info!("HTTP server stopped; shutting down");
+
+    stop.cancel();
+    while let Some(ended) = tasks.join_next().await {
+        if let Err(e) = ended {
+            tracing::error!(error = %e, "background task failed");
+        }
+    }
+    match tokio::time::timeout(FLUSH_TIMEOUT, client.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "final NATS flush failed"),
+        Err(_) => tracing::warn!("final NATS flush timed out"),
+    }
+    served
+}
+
+/// Drops cache entries as the catalog announces changes.
+async fn apply_invalidations(
+    mut messages: async_nats::Subscriber,
+    state: Arc<http::AppState>,
+    stop: CancellationToken,
+) {
+    loop {
+        let message = tokio::select! {
+            () = stop.cancelled() => break,
+            next = messages.next() => match next {
+                Some(message) => message,
+                None => {
+                    tracing::warn!("invalidation subscription ended");
+                    break;
+                }
+            },
+        };
+        match decode::<Invalidation>(&message.payload) {
+            Ok(invalidation) => {
+                tracing::trace!(stock = %invalidation.name, version = invalidation.version, "invalidation");
+                state.cache.invalidate(&invalidation);
+            }
+            Err(e) => tracing::warn!(error = %e, "ignoring a malformed invalidation"),
+        }
+    }
+    let _ = messages.unsubscribe().await;
+}
+
+/// Empties the cache after every reconnect: invalidations sent while we were away are lost.
+async fn clear_on_reconnect(
+    mut reconnects: watch::Receiver<u64>,
+    state: Arc<http::AppState>,
+    stop: CancellationToken,
+) {
+    reconnects.borrow_and_update();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            changed = reconnects.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let count = *reconnects.borrow_and_update();
+                tracing::info!(connections = count, "NATS (re)connected; emptying the stock cache");
+                state.cache.clear();
+            }
+        }
+    }
+}

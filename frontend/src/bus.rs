@@ -1,0 +1,267 @@
+//! Calls to the catalog and the order leader over NATS, retried until a time budget is spent.
+//!
+//! Every call sends the same request (for a trade: the same idempotency key) again after a
+//! timeout, a "no responders", an `unavailable` reply or, for the order service, a `not_leader`
+//! reply, so a leader failover or a catalog restart costs latency, not an error. Only when the
+//! budget is spent does the caller get [`BusError::Unavailable`] (HTTP 503). Final replies come
+//! back as values or as the other [`BusError`] variants, which `error.rs` maps to statuses.
+
+use crate::leader::LeaderTracker;
+use async_nats::{Client, Request, RequestErrorKind};
+use bazaar_nats::messages::{
+    decode, encode, Order, OrderQuery, Reply, Stock, StockLookup, TradeReceipt, TradeRequest,
+};
+use bazaar_nats::subjects::{order_get, order_trade, STOCK_LIST, STOCK_LOOKUP};
+use bazaar_nats::StockName;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// First pause between two attempts; doubles up to [`BACKOFF_MAX`].
+const BACKOFF_MIN: Duration = Duration::from_millis(50);
+/// Longest pause between two attempts.
+const BACKOFF_MAX: Duration = Duration::from_millis(500);
+/// How many times in a row a `not_leader` hint is followed without pausing, so two replicas
+/// naming each other cannot make us spin.
+const MAX_IMMEDIATE_REDIRECTS: u32 = 3;
+
+/// A final answer other than success.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BusError {
+    /// The service answered `not_found`.
+    #[error("{0}")]
+    NotFound(String),
+    /// The service answered `rejected` (e.g. too few shares).
+    #[error("{0}")]
+    Rejected(String),
+    /// The service found the request malformed.
+    #[error("{0}")]
+    Invalid(String),
+    /// Nobody able to answer was reached within the retry budget.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The service reported a fault, or its reply made no sense.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The outcome of one attempt.
+enum Attempt<T> {
+    /// A reply that ends the call.
+    Done(Result<T, BusError>),
+    /// The replica is not the leader; it names the one it knows, if any.
+    NotLeader(Option<u32>),
+    /// Worth another try (timeout, no responders, `unavailable`); the text says why.
+    Retry(String),
+}
+
+/// The catalog and order clients, with their retry policy.
+#[derive(Debug, Clone)]
+pub struct Bus {
+    client: Client,
+    leader: Arc<LeaderTracker>,
+    attempt_timeout: Duration,
+    retry_budget: Duration,
+}
+
+impl Bus {
+    /// A bus over `client`: each request waits at most `attempt_timeout`, and a call gives up
+    /// with [`BusError::Unavailable`] once `retry_budget` is spent (after at least one attempt).
+    pub fn new(
+        client: Client,
+        leader: Arc<LeaderTracker>,
+        attempt_timeout: Duration,
+        retry_budget: Duration,
+    ) -> Self {
+        Self {
+            client,
+            leader,
+            attempt_timeout,
+            retry_budget,
+        }
+    }
+
+    /// Looks up one stock in the catalog.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown stock, `Unavailable` when no catalog answered in time.
+    pub async fn lookup(&self, name: &StockName) -> Result<Stock, BusError> {
+        let payload = encode(&StockLookup { name: name.clone() });
+        self.catalog(STOCK_LOOKUP, payload).await
+    }
+
+    /// Lists every stock in the catalog.
+    ///
+    /// # Errors
+    /// `Unavailable` when no catalog answered in time.
+    pub async fn list(&self) -> Result<Vec<Stock>, BusError> {
+        self.catalog(STOCK_LIST, Bytes::new()).await
+    }
+
+    /// Sends a trade to the order leader; every retry carries the same idempotency key.
+    ///
+    /// # Errors
+    /// `NotFound` (unknown stock), `Rejected` (too few shares), `Unavailable` (no leader in time).
+    pub async fn trade(&self, trade: &TradeRequest) -> Result<TradeReceipt, BusError> {
+        self.to_leader(order_trade, encode(trade)).await
+    }
+
+    /// Fetches order `number` from the order leader.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown number, `Unavailable` when no leader answered in time.
+    pub async fn order(&self, number: u64) -> Result<Order, BusError> {
+        self.to_leader(order_get, encode(&OrderQuery { number }))
+            .await
+    }
+
+    /// Retries a catalog request until it gets a final reply or the budget is spent.
+    async fn catalog<T: DeserializeOwned>(
+        &self,
+        subject: &'static str,
+        payload: Bytes,
+    ) -> Result<T, BusError> {
+        let deadline = Instant::now() + self.retry_budget;
+        let mut backoff = BACKOFF_MIN;
+        loop {
+            let why = match self
+                .attempt(subject.to_string(), payload.clone(), deadline)
+                .await
+            {
+                Attempt::Done(result) => return result,
+                Attempt::Retry(why) => why,
+                Attempt::NotLeader(_) => "the catalog answered not_leader".to_string(),
+            };
+            if !pause(&mut backoff, deadline).await {
+                return Err(BusError::Unavailable(format!(
+                    "the catalog is unavailable ({why}); try again shortly"
+                )));
+            }
+            tracing::warn!(subject, reason = %why, "retrying catalog request");
+        }
+    }
+
+    /// Retries a request to the order leader until it gets a final reply or the budget is spent.
+    /// Follows `not_leader` hints at once; otherwise re-reads the leader key between attempts.
+    async fn to_leader<T: DeserializeOwned>(
+        &self,
+        subject_for: fn(u32) -> String,
+        payload: Bytes,
+    ) -> Result<T, BusError> {
+        let deadline = Instant::now() + self.retry_budget;
+        let mut backoff = BACKOFF_MIN;
+        let mut target = self.leader.current();
+        let mut redirects = 0;
+        loop {
+            if target.is_none() {
+                target = self.leader.refresh().await;
+            }
+            let why = match target {
+                None => "no order leader is known".to_string(),
+                Some(id) => match self
+                    .attempt(subject_for(id), payload.clone(), deadline)
+                    .await
+                {
+                    Attempt::Done(result) => return result,
+                    Attempt::NotLeader(Some(hint))
+                        if hint != id && redirects < MAX_IMMEDIATE_REDIRECTS =>
+                    {
+                        tracing::debug!(from = id, to = hint, "following not_leader hint");
+                        redirects += 1;
+                        target = Some(hint);
+                        if Instant::now() < deadline {
+                            continue;
+                        }
+                        format!("replica {id} is not the leader")
+                    }
+                    Attempt::NotLeader(_) => format!("replica {id} is not the leader"),
+                    Attempt::Retry(why) => format!("replica {id}: {why}"),
+                },
+            };
+            redirects = 0;
+            target = None;
+            if !pause(&mut backoff, deadline).await {
+                return Err(BusError::Unavailable(format!(
+                    "no order leader is available ({why}); try again shortly"
+                )));
+            }
+            tracing::warn!(reason = %why, "retrying order request");
+        }
+    }
+
+    /// One request, bounded by the attempt timeout and what is left of the budget.
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        subject: String,
+        payload: Bytes,
+        deadline: Instant,
+    ) -> Attempt<T> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        // At least a millisecond, so a spent budget still makes its one attempt.
+        let timeout = self.attempt_timeout.min(left).max(Duration::from_millis(1));
+        let request = Request::new().payload(payload).timeout(Some(timeout));
+        let message = match self.client.send_request(subject.clone(), request).await {
+            Ok(message) => message,
+            Err(e) => {
+                return Attempt::Retry(match e.kind() {
+                    RequestErrorKind::TimedOut => "request timed out".to_string(),
+                    RequestErrorKind::NoResponders => "no responders".to_string(),
+                    RequestErrorKind::InvalidSubject | RequestErrorKind::MaxPayloadExceeded => {
+                        return Attempt::Done(Err(BusError::Internal(format!(
+                            "NATS refused the request: {e}"
+                        ))))
+                    }
+                    RequestErrorKind::Other => format!("request failed: {e}"),
+                });
+            }
+        };
+        match decode::<Reply<T>>(&message.payload) {
+            Ok(Reply::Ok { data }) => Attempt::Done(Ok(data)),
+            Ok(Reply::NotFound { message }) => Attempt::Done(Err(BusError::NotFound(message))),
+            Ok(Reply::Rejected { message }) => Attempt::Done(Err(BusError::Rejected(message))),
+            Ok(Reply::Invalid { message }) => Attempt::Done(Err(BusError::Invalid(message))),
+            Ok(Reply::NotLeader { leader }) => Attempt::NotLeader(leader),
+            Ok(Reply::Unavailable { message }) => Attempt::Retry(message),
+            Ok(Reply::Error { message }) => Attempt::Done(Err(BusError::Internal(format!(
+                "{subject} answered an error: {message}"
+            )))),
+            Err(e) => Attempt::Done(Err(BusError::Internal(format!(
+                "unreadable reply to {subject}: {e}"
+            )))),
+        }
+    }
+}
+
+/// Sleeps for `backoff` (then doubles it up to [`BACKOFF_MAX`]) if that still leaves time before
+/// `deadline` for another attempt; returns whether to try again.
+async fn pause(backoff: &mut Duration, deadline: Instant) -> bool {
+    let now = Instant::now();
+    if now + *backoff >= deadline {
+        return false;
+    }
+    tokio::time::sleep(*backoff).await;
+    *backoff = (*backoff * 2).min(BACKOFF_MAX);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn pause_backs_off_exponentially_and_stops_at_the_deadline() {
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(1000);
+        let mut backoff = BACKOFF_MIN;
+        let mut sleeps = Vec::new();
+        while pause(&mut backoff, deadline).await {
+            sleeps.push(Instant::now());
+        }
+        // 50 + 100 + 200 + 400 = 750 ms; the next 500 ms pause would cross the deadline.
+        assert_eq!(sleeps.len(), 4);
+        assert!(Instant::now() - start < Duration::from_millis(1000));
+        assert_eq!(backoff, BACKOFF_MAX);
+    }
+}

@@ -1,0 +1,153 @@
+//! The one error type of the HTTP layer and how each kind becomes a response.
+//!
+//! Every error body is `{"error": {"code": <status>, "message": "<sentence>"}}`. Caller mistakes
+//! (4xx) carry a message meant for the caller and are logged at debug only; an internal fault is
+//! logged once, in full, at error level and answered with an opaque 500. Replies from the bus are
+//! mapped to statuses here and nowhere else ([`From<BusError>`]).
+
+use crate::bus::BusError;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// Everything a handler can answer instead of success.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request was malformed (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The thing asked for does not exist, or no route matched (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The route exists but not for this method (405).
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// Well formed but cannot be carried out, e.g. too few shares (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The body is larger than the frontend accepts (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// No leader or catalog answered within the retry budget (503, `Retry-After: 1`).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A fault on our side (500); the text is logged, never sent.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            Self::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                "internal server error".to_string()
+            }
+            Self::Unavailable(why) => {
+                tracing::warn!(reason = %why, "answering 503");
+                why.clone()
+            }
+            other => {
+                tracing::debug!(status = status.as_u16(), message = %other, "client error");
+                other.to_string()
+            }
+        };
+        let body = json!({ "error": { "code": status.as_u16(), "message": message } });
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<BusError> for AppError {
+    /// `not_found` -> 404, `rejected` -> 409, `invalid` -> 400, out of budget -> 503,
+    /// `error` or a garbled reply -> 500. Handlers may reword `NotFound` for their resource.
+    fn from(e: BusError) -> Self {
+        match e {
+            BusError::NotFound(m) => Self::NotFound(m),
+            BusError::Rejected(m) => Self::Conflict(m),
+            BusError::Invalid(m) => Self::BadRequest(m),
+            BusError::Unavailable(m) => Self::Unavailable(m),
+            BusError::Internal(m) => Self::Internal(m),
+        }
+    }
+}
+
+impl From<BytesRejection> for AppError {
+    /// A body over the limit becomes our JSON 413 rather than axum's plain-text one.
+    fn from(rejection: BytesRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge(format!(
+                "request body is larger than {} bytes",
+                crate::http::MAX_BODY_BYTES
+            )),
+            s if s.is_client_error() => Self::BadRequest(format!(
+                "cannot read the request body: {}",
+                rejection.body_text()
+            )),
+            _ => Self::Internal(format!(
+                "reading the request body: {}",
+                rejection.body_text()
+            )),
+        }
+    }
+}
+
+impl From<PathRejection> for AppError {
+    fn from(rejection: PathRejection) -> Self {
+        if rejection.status().is_server_error() {
+            Self::Internal(format!("path extraction: {}", rejection.body_text()))
+        } else {
+            Self::BadRequest(format!("invalid path: {}", rejection.body_text()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unavailable_carries_retry_after_and_json_body() {
+        let response = AppError::Unavailable("no order leader".into()).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn bus_replies_map_to_their_statuses() {
+        let cases = [
+            (BusError::NotFound("x".into()), 404),
+            (BusError::Rejected("x".into()), 409),
+            (BusError::Invalid("x".into()), 400),
+            (BusError::Unavailable("x".into()), 503),
+            (BusError::Internal("x".into()), 500),
+        ];
+        for (bus, code) in cases {
+            assert_eq!(AppError::from(bus).status().as_u16(), code);
+        }
+    }
+}

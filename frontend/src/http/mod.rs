@@ -1,0 +1,175 @@
+//! The REST API: the router, the shared state, the success envelope and the JSON fallbacks.
+//!
+//! | route | handler |
+//! |---|---|
+//! | `GET /stocks` | [`stocks`]: every stock |
+//! | `GET /stocks/{name}` | [`stocks`]: one stock, through the cache |
+//! | `POST /orders` | [`orders`]: place a trade |
+//! | `GET /orders/{number}` | [`orders`]: one order |
+//! | `GET /healthz` | [`health`]: liveness and what the frontend sees |
+//! | `GET /cache` | [`cache`]: cache counters and contents |
+//!
+//! Success bodies are `{"data": ...}`; every error body, including unknown routes (404), wrong
+//! methods (405), oversized bodies (413) and request timeouts, is the JSON of
+//! [`AppError`](crate::error::AppError).
+
+mod cache;
+mod health;
+mod orders;
+mod stocks;
+
+use crate::bus::Bus;
+use crate::cache::StockCache;
+use crate::error::AppError;
+use crate::leader::LeaderTracker;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body accepted, in bytes (16 KiB); larger ones get a JSON 413.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// The stock cache.
+    pub cache: StockCache,
+    /// Catalog and order calls with retry.
+    pub bus: Bus,
+    /// The order leader as last seen.
+    pub leader: Arc<LeaderTracker>,
+    /// The NATS client, for its connection state.
+    pub client: async_nats::Client,
+}
+
+/// A success body: `{"data": ...}` with status 200.
+#[derive(Debug, Serialize)]
+pub struct Data<T> {
+    /// The payload.
+    pub data: T,
+}
+
+impl<T: Serialize> IntoResponse for Data<T> {
+    fn into_response(self) -> Response {
+        Json(self).into_response()
+    }
+}
+
+/// Builds the router. `request_timeout` bounds each request, so a graceful shutdown cannot hang
+/// on one; set it above the retry budget so it never cuts a retry loop short.
+pub fn router(state: Arc<AppState>, request_timeout: Duration) -> Router {
+    Router::new()
+        .route("/stocks", get(stocks::list))
+        .route("/stocks/{name}", get(stocks::get_one))
+        .route("/orders", axum::routing::post(orders::create))
+        .route("/orders/{number}", get(orders::get_one))
+        .route("/healthz", get(health::get))
+        .route("/cache", get(cache::get))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            request_timeout,
+        ))
+        .layer(middleware::map_response(json_errors))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let path = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("<unmatched>", MatchedPath::as_str);
+                    tracing::info_span!("request", method = %request.method(), path)
+                })
+                // Failures are logged once by AppError, not again here.
+                .on_failure(()),
+        )
+}
+
+/// 404 for any path no route matches.
+async fn no_route(uri: Uri) -> AppError {
+    AppError::NotFound(format!("no route for {}", uri.path()))
+}
+
+/// 405 for a known path asked with a method it does not serve (axum adds the `Allow` header).
+async fn wrong_method(request: Request) -> AppError {
+    AppError::MethodNotAllowed(format!(
+        "method {} is not allowed on {}",
+        request.method(),
+        request.uri().path()
+    ))
+}
+
+/// Turns any error response that is not already JSON (a timeout, a rejection we did not map)
+/// into the JSON error body, keeping its status and headers.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return response;
+    }
+    let message = match status {
+        StatusCode::SERVICE_UNAVAILABLE => "the request took too long; try again shortly".into(),
+        other => other
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_lowercase(),
+    };
+    let (mut parts, _) = response.into_parts();
+    let body = serde_json::json!({ "error": { "code": status.as_u16(), "message": message } });
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        parts
+            .headers
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn plain_error_responses_are_rewritten_as_json() {
+        let plain = (StatusCode::REQUEST_TIMEOUT, "slow").into_response();
+        let rewritten = json_errors(plain).await;
+        assert_eq!(rewritten.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(
+            rewritten.headers()[header::CONTENT_TYPE],
+            "application/json"
+        );
+        let bytes = axum::body::to_bytes(rewritten.into_body(), 1024)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["error"]["code"], 408);
+        assert_eq!(v["error"]["message"], "request timeout");
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_request_gets_retry_after() {
+        let plain = StatusCode::SERVICE_UNAVAILABLE.into_response();
+        let rewritten = json_errors(plain).await;
+        assert_eq!(rewritten.headers()[header::RETRY_AFTER], "1");
+    }
+}

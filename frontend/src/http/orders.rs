@@ -1,0 +1,258 @@
+//! `POST /orders` (place a trade through the order leader) and `GET /orders/{number}`.
+//!
+//! The body is taken as raw bytes and parsed here, whatever the Content-Type, so `curl -d` works
+//! and every mistake gets a 400 that names the field and the rule it broke.
+
+use super::stocks::not_found_as_stock;
+use super::{AppState, Data};
+use crate::bus::BusError;
+use crate::error::AppError;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use bazaar_nats::domain::MAX_ORDER_QUANTITY;
+use bazaar_nats::messages::{Order, TradeReceipt, TradeRequest};
+use bazaar_nats::{IdempotencyKey, Quantity, Side, StockName};
+use bytes::Bytes;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// Header a client may set to make its retries of one order count once.
+pub(super) const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// A validated `POST /orders` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct NewOrder {
+    pub(super) name: StockName,
+    pub(super) quantity: Quantity,
+    pub(super) side: Side,
+}
+
+/// Places a trade. 200 with the transaction number; 400 for a bad body or key, 404 for an unknown
+/// stock, 409 when too few shares are left, 503 when no leader answered in time.
+pub(super) async fn create(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Data<TradeReceipt>, AppError> {
+    let order = parse_order(&body?)?;
+    let key = idempotency_key(&headers)?;
+    let trade = TradeRequest {
+        key,
+        name: order.name,
+        side: order.side,
+        quantity: order.quantity,
+    };
+    let receipt = state.bus.trade(&trade).await.map_err(not_found_as_stock)?;
+    // The catalog's invalidation may still be on its way; the trader must not read the old
+    // quantity from this frontend's cache in the meantime.
+    state.cache.forget(&trade.name);
+    tracing::debug!(number = receipt.transaction_number, key = %trade.key, "order placed");
+    Ok(Data { data: receipt })
+}
+
+/// One order by transaction number, from the order leader.
+pub(super) async fn get_one(
+    State(state): State<Arc<AppState>>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Data<Order>, AppError> {
+    let Path(raw) = path?;
+    let number: u64 = raw.parse().map_err(|_| {
+        AppError::BadRequest(format!(
+            "order number must be a non-negative whole number, not {raw:?}"
+        ))
+    })?;
+    let order = state.bus.order(number).await.map_err(|e| match e {
+        BusError::NotFound(_) => AppError::NotFound("order not found".into()),
+        other => other.into(),
+    })?;
+    Ok(Data { data: order })
+}
+
+/// The client's `Idempotency-Key`, validated, or a fresh UUID v4.
+fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, AppError> {
+    match headers.get(IDEMPOTENCY_KEY) {
+        Some(value) => {
+            let text = value.to_str().map_err(|_| {
+                AppError::BadRequest("Idempotency-Key must be visible ASCII characters".into())
+            })?;
+            IdempotencyKey::parse(text).map_err(|e| AppError::BadRequest(e.0))
+        }
+        None => IdempotencyKey::parse(uuid::Uuid::new_v4().to_string())
+            .map_err(|e| AppError::Internal(format!("minted an invalid idempotency key: {e}"))),
+    }
+}
+
+/// Parses and validates `{"name": "...", "quantity": N, "type": "buy"|"sell"}`; other fields are
+/// ignored.
+///
+/// # Errors
+/// A 400 [`AppError`] whose message names the field and the rule it broke.
+pub(super) fn parse_order(body: &[u8]) -> Result<NewOrder, AppError> {
+    let bad = |m: String| AppError::BadRequest(m);
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
+    let Value::Object(fields) = value else {
+        return Err(bad(format!(
+            "request body must be a JSON object with name, quantity and type, not {}",
+            kind(&value)
+        )));
+    };
+    let name = match field(&fields, "name")? {
+        Value::String(s) => StockName::parse(s.as_str()).map_err(|e| bad(e.0))?,
+        other => {
+            return Err(bad(format!(
+                "field `name` must be a string, not {}",
+                kind(other)
+            )))
+        }
+    };
+    let bound = format!("a whole number from 1 to {MAX_ORDER_QUANTITY}");
+    let quantity = match field(&fields, "quantity")? {
+        Value::Number(n) => {
+            let whole = n
+                .as_u64()
+                .ok_or_else(|| bad(format!("field `quantity` must be {bound}, not {n}")))?;
+            Quantity::parse(whole)
+                .map_err(|_| bad(format!("field `quantity` must be {bound}, not {whole}")))?
+        }
+        other => {
+            return Err(bad(format!(
+                "field `quantity` must be {bound}, not {}",
+                kind(other)
+            )))
+        }
+    };
+    let side = match field(&fields, "type")? {
+        Value::String(s) => Side::parse(s).map_err(|_| {
+            bad(format!(
+                "field `type` must be \"buy\" or \"sell\", not {s:?}"
+            ))
+        })?,
+        other => {
+            return Err(bad(format!(
+                "field `type` must be the string \"buy\" or \"sell\", not {}",
+                kind(other)
+            )))
+        }
+    };
+    Ok(NewOrder {
+        name,
+        quantity,
+        side,
+    })
+}
+
+/// The value of a required field.
+fn field<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a Value, AppError> {
+    fields
+        .get(name)
+        .ok_or_else(|| AppError::BadRequest(format!("missing field `{name}`")))
+}
+
+/// How a JSON value's type is named in messages.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn message(body: &str) -> String {
+        match parse_order(body.as_bytes()) {
+            Err(AppError::BadRequest(m)) => m,
+            other => panic!("expected a 400 for {body}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_well_formed_order_is_accepted() {
+        let order =
+            parse_order(br#"{"name": "GameStart", "quantity": 1, "type": "buy", "x": 0}"#).unwrap();
+        assert_eq!(order.name.as_str(), "GameStart");
+        assert_eq!(order.quantity.get(), 1);
+        assert_eq!(order.side, Side::Buy);
+        let sell = parse_order(br#"{"name":"FishCo","quantity":1000000,"type":"sell"}"#).unwrap();
+        assert_eq!(sell.side, Side::Sell);
+    }
+
+    #[test]
+    fn malformed_json_is_refused() {
+        assert!(message(r#"{"name": "GameStart", "#).contains("not valid JSON"));
+        assert!(message("").contains("not valid JSON"));
+        assert!(message("[1, 2]").contains("JSON object"));
+    }
+
+    #[test]
+    fn each_missing_field_is_named() {
+        assert_eq!(
+            message(r#"{"quantity": 1, "type": "buy"}"#),
+            "missing field `name`"
+        );
+        assert_eq!(
+            message(r#"{"name": "A", "type": "buy"}"#),
+            "missing field `quantity`"
+        );
+        assert_eq!(
+            message(r#"{"name": "A", "quantity": 1}"#),
+            "missing field `type`"
+        );
+    }
+
+    #[test]
+    fn each_mistyped_field_is_named() {
+        assert!(message(r#"{"name": 5, "quantity": 1, "type": "buy"}"#).contains("`name`"));
+        assert!(message(r#"{"name": "A", "quantity": "1", "type": "buy"}"#).contains("`quantity`"));
+        assert!(message(r#"{"name": "A", "quantity": 1, "type": true}"#).contains("`type`"));
+        assert!(message(r#"{"name": null, "quantity": 1, "type": "buy"}"#).contains("null"));
+    }
+
+    #[test]
+    fn quantity_must_be_a_positive_whole_number_within_the_bound() {
+        for q in ["0", "-1", "1.5", "1000001", "1e3", "18446744073709551616"] {
+            let m = message(&format!(
+                r#"{{"name": "A", "quantity": {q}, "type": "buy"}}"#
+            ));
+            assert!(
+                m.contains("`quantity`") && m.contains("1000000"),
+                "{q}: {m}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_type_says_buy_or_sell() {
+        let m = message(r#"{"name": "A", "quantity": 1, "type": "hold"}"#);
+        assert!(m.contains("\"buy\" or \"sell\""), "{m}");
+    }
+
+    #[test]
+    fn an_invalid_stock_name_is_refused() {
+        let m = message(r#"{"name": "no spaces", "quantity": 1, "type": "buy"}"#);
+        assert!(m.contains("stock name"), "{m}");
+    }
+
+    #[test]
+    fn idempotency_key_comes_from_the_header_or_is_minted() {
+        let mut headers = HeaderMap::new();
+        let minted = idempotency_key(&headers).unwrap();
+        assert_eq!(minted.as_str().len(), 36);
+        assert_ne!(minted, idempotency_key(&headers).unwrap());
+        headers.insert(IDEMPOTENCY_KEY, HeaderValue::from_static("client-key-1"));
+        assert_eq!(idempotency_key(&headers).unwrap().as_str(), "client-key-1");
+        headers.insert(IDEMPOTENCY_KEY, HeaderValue::from_static("has space"));
+        assert!(matches!(
+            idempotency_key(&headers),
+            Err(AppError::BadRequest(_))
+        ));
+    }
+}

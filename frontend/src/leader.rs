@@ -1,0 +1,199 @@
+//! Knowing which order replica leads, from the leader lease in the KV bucket.
+//!
+//! A background task ([`LeaderTracker::watch`]) follows the key with a KV watch and keeps the
+//! latest value in a cheap shared cell that every trade reads. Watches do not survive a
+//! nats-server restart (they error with "missed idle heartbeat" or just end), so the task
+//! re-creates the watch from the last revision seen, with backoff, on any error or end and on every
+//! reconnect. The key also expires silently when a leader dies, so callers whose request to the
+//! leader failed ask [`LeaderTracker::refresh`] for a fresh `kv.get`.
+//!
+//! The bucket is looked up lazily: the frontend starts (and answers 503) even when NATS is not
+//! up yet.
+
+use async_nats::jetstream::{self, kv};
+use bazaar_nats::setup::{ensure_leader_bucket, Replication};
+use bazaar_nats::subjects::LEADER_KEY;
+use futures::StreamExt;
+use std::sync::RwLock;
+use std::time::Duration;
+use tokio::sync::{watch, OnceCell};
+use tokio_util::sync::CancellationToken;
+
+/// First pause before re-creating a failed watch; doubles up to [`WATCH_BACKOFF_MAX`].
+const WATCH_BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// Longest pause between two attempts to re-create the watch.
+const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// The shared view of the order leader.
+#[derive(Debug)]
+pub struct LeaderTracker {
+    js: jetstream::Context,
+    /// Per-call bound on KV operations, so a dead broker cannot stall a request.
+    timeout: Duration,
+    store: OnceCell<kv::Store>,
+    current: RwLock<Option<u32>>,
+}
+
+impl LeaderTracker {
+    /// A tracker over `client`; KV calls are bounded by `timeout`. Knows no leader until
+    /// [`Self::watch`] or [`Self::refresh`] learns one.
+    pub fn new(client: async_nats::Client, timeout: Duration) -> Self {
+        let mut js = jetstream::new(client);
+        js.set_timeout(timeout);
+        Self {
+            js,
+            timeout,
+            store: OnceCell::new(),
+            current: RwLock::new(None),
+        }
+    }
+
+    /// The leader last seen, if any. Never blocks on the network.
+    pub fn current(&self) -> Option<u32> {
+        *self
+            .current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn set(&self, leader: Option<u32>) {
+        let mut cell = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *cell != leader {
+            tracing::info!(leader = ?leader, "order leader changed");
+            *cell = leader;
+        }
+    }
+
+    /// The leader bucket, found or created on first use.
+    async fn store(&self) -> Option<&kv::Store> {
+        let found = tokio::time::timeout(
+            self.timeout,
+            self.store.get_or_try_init(|| async {
+                ensure_leader_bucket(&self.js, Replication::default()).await
+            }),
+        )
+        .await;
+        match found {
+            Ok(Ok(store)) => Some(store),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "leader bucket unavailable");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("leader bucket lookup timed out");
+                None
+            }
+        }
+    }
+
+    /// Reads the leader key directly (`kv.get`), stores the answer and returns it. `None` when no
+    /// leader holds the lease or the bucket cannot be reached; in the latter case the last known
+    /// value is kept in the cell.
+    pub async fn refresh(&self) -> Option<u32> {
+        let store = self.store().await?;
+        match tokio::time::timeout(self.timeout, store.get(LEADER_KEY)).await {
+            Ok(Ok(value)) => {
+                let leader = value.as_deref().and_then(parse_leader);
+                self.set(leader);
+                leader
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot read the leader key");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("reading the leader key timed out");
+                None
+            }
+        }
+    }
+
+    /// Follows the leader key until `stop` is cancelled: a watch with history first, then, after
+    /// any error, end or reconnect, a watch from the revision after the last one seen.
+    pub async fn watch(&self, mut reconnects: watch::Receiver<u64>, stop: CancellationToken) {
+        let mut last_revision: Option<u64> = None;
+        let mut backoff = WATCH_BACKOFF_MIN;
+        reconnects.borrow_and_update();
+        loop {
+            if let Some(store) = self.store().await {
+                let created = match last_revision {
+                    Some(rev) => store.watch_from_revision(LEADER_KEY, rev + 1).await,
+                    None => store.watch_with_history(LEADER_KEY).await,
+                };
+                match created {
+                    Ok(mut entries) => {
+                        // The key may have expired while no watch ran; expiry sends no event.
+                        if last_revision.is_some() {
+                            self.refresh().await;
+                        }
+                        loop {
+                            tokio::select! {
+                                () = stop.cancelled() => return,
+                                changed = reconnects.changed() => {
+                                    if changed.is_err() {
+                                        // The client is gone; nothing more will come.
+                                        return;
+                                    }
+                                    tracing::info!("NATS reconnected; re-creating the leader watch");
+                                    break;
+                                }
+                                next = entries.next() => match next {
+                                    Some(Ok(entry)) => {
+                                        last_revision = Some(entry.revision);
+                                        backoff = WATCH_BACKOFF_MIN;
+                                        self.set(match entry.operation {
+                                            kv::Operation::Put => parse_leader(&entry.value),
+                                            kv::Operation::Delete | kv::Operation::Purge => None,
+                                        });
+                                    }
+                                    Some(Err(e)) => {
+                                        tracing::warn!(error = %e, "leader watch failed; re-creating it");
+                                        break;
+                                    }
+                                    None => {
+                                        tracing::warn!("leader watch ended; re-creating it");
+                                        break;
+                                    }
+                                },
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot watch the leader key"),
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(WATCH_BACKOFF_MAX);
+        }
+    }
+}
+
+/// Reads a replica id written as decimal text; anything else means "no usable leader".
+fn parse_leader(value: &[u8]) -> Option<u32> {
+    let parsed = std::str::from_utf8(value)
+        .ok()
+        .and_then(|text| text.trim().parse().ok());
+    if parsed.is_none() {
+        tracing::warn!(value = ?String::from_utf8_lossy(value), "leader key holds no replica id");
+    }
+    parsed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_leader;
+
+    #[test]
+    fn leader_value_is_a_decimal_replica_id() {
+        assert_eq!(parse_leader(b"3"), Some(3));
+        assert_eq!(parse_leader(b" 12\n"), Some(12));
+        assert_eq!(parse_leader(b"three"), None);
+        assert_eq!(parse_leader(b"-1"), None);
+        assert_eq!(parse_leader(&[0xff]), None);
+    }
+}
