@@ -1,1 +1,16 @@
+//! Test harness for Stock Bazaar's end-to-end and fault tests.
+//!
+//! It starts the real binaries (`bazaar-catalog`, `bazaar-order` x3, `bazaar-frontend`) as child
+//! processes against a real nats-server on a free port, each with its own temporary data dir, and
+//! lets a test kill (-9), stop (SIGTERM), freeze (SIGSTOP) and restart any of them.
+//!
+//! The binaries must be built first (`cargo build --workspace`; `scripts/test` does it).
+//!
+//! - [`process`]: one child process with its log file.
+//! - [`system`]: the whole deployment and the calls tests make on it.
 
+pub mod process;
+pub mod system;
+
+pub use process::{binary, ServiceProcess};
+pub use system::{System, SystemOptions};

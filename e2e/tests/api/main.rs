@@ -1,0 +1,10 @@
+//! End-to-end tests: the real binaries on a real nats-server, driven over HTTP.
+//!
+//! Build the binaries first: `cargo build --workspace` (scripts/test does it).
+
+mod cache;
+mod contract;
+mod failover;
+mod helpers;
+mod persistence;
+mod replication;
