@@ -1,0 +1,226 @@
+//! `spawn_app()`: a nats-server, a temporary data dir and a running catalog, plus request
+//! helpers. Logs stay quiet unless `TEST_LOG` is set.
+
+use bazaar_catalog::Config;
+use bazaar_nats::messages::{
+    decode, encode, ConfirmLogged, PendingQuery, Reply, Stock, StockLookup, TradeApplied,
+    TradeRequest,
+};
+use bazaar_nats::subjects::{
+    STOCK_LIST, STOCK_LOOKUP, STOCK_TRADE, TRADES_CONFIRM, TRADES_PENDING,
+};
+use bazaar_nats::testing::NatsServer;
+use bazaar_nats::{IdempotencyKey, Quantity, Side, StockName};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long a test waits for any single answer.
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A catalog under test and everything it runs on.
+pub(crate) struct TestApp {
+    /// A plain client, as the order leader or frontend would use.
+    pub(crate) client: async_nats::Client,
+    /// The catalog's data dir; survives restarts of the catalog.
+    pub(crate) data_dir: TempDir,
+    stocks: Option<PathBuf>,
+    _stocks_dir: Option<TempDir>,
+    running: Option<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
+    // Dropped last: the server outlives the client and catalog.
+    nats: NatsServer,
+}
+
+/// Starts a catalog with the default seed.
+pub(crate) async fn spawn_app() -> TestApp {
+    spawn(None).await
+}
+
+/// Starts a catalog seeded from a stocks file holding `json`.
+pub(crate) async fn spawn_app_with_stocks(json: &str) -> TestApp {
+    spawn(Some(json)).await
+}
+
+async fn spawn(stocks_json: Option<&str>) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        bazaar_nats::runtime::init_tracing("bazaar_catalog=debug,warn");
+    }
+    let nats = NatsServer::start();
+    let client = async_nats::connect(nats.url())
+        .await
+        .expect("test client connects");
+    let (stocks, stocks_dir) = match stocks_json {
+        Some(json) => {
+            let dir = tempfile::tempdir().expect("temp dir for the stocks file");
+            let path = dir.path().join("stocks.json");
+            std::fs::write(&path, json).expect("stocks file written");
+            (Some(path), Some(dir))
+        }
+        None => (None, None),
+    };
+    let mut app = TestApp {
+        client,
+        data_dir: tempfile::tempdir().expect("temp data dir"),
+        stocks,
+        _stocks_dir: stocks_dir,
+        running: None,
+        nats,
+    };
+    app.start().await;
+    app
+}
+
+/// A valid idempotency key.
+pub(crate) fn key(raw: &str) -> IdempotencyKey {
+    IdempotencyKey::parse(raw).expect("valid key")
+}
+
+/// A valid stock name.
+pub(crate) fn name(raw: &str) -> StockName {
+    StockName::parse(raw).expect("valid name")
+}
+
+/// A trade request.
+pub(crate) fn trade_request(k: &str, stock: &str, side: Side, quantity: u64) -> TradeRequest {
+    TradeRequest {
+        key: key(k),
+        name: name(stock),
+        side,
+        quantity: Quantity::parse(quantity).expect("valid quantity"),
+    }
+}
+
+impl TestApp {
+    /// The config the catalog runs with.
+    pub(crate) fn config(&self) -> Config {
+        Config {
+            nats_url: self.nats.url(),
+            data_dir: self.data_dir.path().to_path_buf(),
+            stocks: self.stocks.clone(),
+        }
+    }
+
+    /// Starts the catalog and waits until it answers.
+    pub(crate) async fn start(&mut self) {
+        assert!(self.running.is_none(), "catalog already running");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(bazaar_catalog::run(self.config(), async {
+            let _ = rx.await;
+        }));
+        self.running = Some((tx, task));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let answer = self
+                .client
+                .send_request(
+                    STOCK_LIST,
+                    async_nats::Request::new()
+                        .payload("".into())
+                        .timeout(Some(Duration::from_millis(500))),
+                )
+                .await;
+            if answer.is_ok() {
+                return;
+            }
+            let finished = self.running.as_ref().is_some_and(|(_, t)| t.is_finished());
+            assert!(!finished, "catalog exited during start-up");
+            assert!(Instant::now() < deadline, "catalog did not become ready");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Triggers shutdown and waits for `run` to return, which must be `Ok`.
+    pub(crate) async fn stop(&mut self) {
+        let (tx, task) = self.running.take().expect("catalog running");
+        tx.send(()).expect("catalog still waiting for shutdown");
+        let result = tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .expect("catalog stops in time")
+            .expect("catalog task did not panic");
+        result.expect("catalog run returned Ok");
+    }
+
+    /// Sends `payload` to `subject` and parses the reply envelope.
+    pub(crate) async fn request_raw<R: DeserializeOwned>(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+    ) -> Reply<R> {
+        let message = self
+            .client
+            .send_request(
+                subject.to_string(),
+                async_nats::Request::new()
+                    .payload(payload.into())
+                    .timeout(Some(TIMEOUT)),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("request on {subject} failed: {e}"));
+        decode(&message.payload).unwrap_or_else(|e| panic!("bad reply on {subject}: {e}"))
+    }
+
+    /// Sends `body` as JSON to `subject` and parses the reply envelope.
+    pub(crate) async fn request<B: Serialize, R: DeserializeOwned>(
+        &self,
+        subject: &str,
+        body: &B,
+    ) -> Reply<R> {
+        self.request_raw(subject, encode(body).to_vec()).await
+    }
+
+    /// Looks up one stock.
+    pub(crate) async fn lookup(&self, stock: &str) -> Reply<Stock> {
+        self.request(STOCK_LOOKUP, &StockLookup { name: name(stock) })
+            .await
+    }
+
+    /// Looks up a stock that must exist.
+    pub(crate) async fn stock(&self, stock: &str) -> Stock {
+        match self.lookup(stock).await {
+            Reply::Ok { data } => data,
+            other => panic!("lookup of {stock} failed: {other:?}"),
+        }
+    }
+
+    /// Lists every stock.
+    pub(crate) async fn list(&self) -> Reply<Vec<Stock>> {
+        self.request_raw(STOCK_LIST, Vec::new()).await
+    }
+
+    /// Sends one trade.
+    pub(crate) async fn trade(&self, request: &TradeRequest) -> Reply<TradeApplied> {
+        self.request(STOCK_TRADE, request).await
+    }
+
+    /// Asks for applied, unconfirmed trades.
+    pub(crate) async fn pending(&self, min_age_ms: u64, limit: u32) -> Vec<TradeRequest> {
+        match self
+            .request(TRADES_PENDING, &PendingQuery { min_age_ms, limit })
+            .await
+        {
+            Reply::Ok { data } => data,
+            other => panic!("pending query failed: {other:?}"),
+        }
+    }
+
+    /// Publishes a `ConfirmLogged` the way the order leader does: no reply expected.
+    pub(crate) async fn confirm(&self, keys: Vec<IdempotencyKey>) {
+        self.client
+            .publish(TRADES_CONFIRM, encode(&ConfirmLogged { keys }))
+            .await
+            .expect("confirm published");
+        self.client.flush().await.expect("client flushed");
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((tx, _task)) = self.running.take() {
+            let _ = tx.send(());
+        }
+    }
+}

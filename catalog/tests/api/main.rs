@@ -1,0 +1,12 @@
+//! Catalog API tests: a real nats-server, a real redb file, the catalog's `run` in a task, and
+//! a plain NATS client asking it things.
+
+mod helpers;
+mod idempotency;
+mod invalidation;
+mod lookup;
+mod malformed;
+mod pending;
+mod persistence;
+mod seeding;
+mod trades;
