@@ -167,7 +167,7 @@ fn decode_logged<T: DeserializeOwned>(subject: &str, payload: &[u8]) -> Result<T
 
 /// An internal fault: logged in full, answered as `error`.
 fn internal<T>(what: &str, e: &dyn std::fmt::Display) -> Reply<T> {
-    error!(error = %e, "{what} failed");
+    error!(operation = what, error = %e, "store call failed");
     Reply::error(format!("{what} failed: {e}"))
 }
 

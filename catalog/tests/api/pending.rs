@@ -48,3 +48,22 @@ async fn pending_leaves_out_trades_younger_than_the_minimum_age() {
     assert!(app.pending(60_000, 10).await.is_empty());
     assert_eq!(app.pending(0, 10).await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirm_sent_as_a_request_is_acknowledged_once_durable() {
+    let app = spawn_app().await;
+    app.trade(&trade_request("acked", "FishCo", Side::Buy, 1))
+        .await;
+
+    let reply: Reply<()> = app
+        .request(
+            bazaar_nats::subjects::TRADES_CONFIRM,
+            &bazaar_nats::messages::ConfirmLogged {
+                keys: vec![key("acked")],
+            },
+        )
+        .await;
+
+    assert_eq!(reply, Reply::ok(()));
+    assert!(app.pending(0, 10).await.is_empty());
+}
