@@ -137,8 +137,11 @@ impl LeaderTracker {
                                         // The client is gone; nothing more will come.
                                         return;
                                     }
-                                    tracing::info!("NATS reconnected; re-creating the leader watch");
-                                    break;
+                                    // The first connection is no reconnect: nothing was missed.
+                                    if *reconnects.borrow_and_update() > 1 {
+                                        tracing::info!("NATS reconnected; re-creating the leader watch");
+                                        break;
+                                    }
                                 }
                                 next = entries.next() => match next {
                                     Some(Ok(entry)) => {

@@ -163,8 +163,11 @@ async fn clear_on_reconnect(
                     return;
                 }
                 let count = *reconnects.borrow_and_update();
-                tracing::info!(connections = count, "NATS (re)connected; emptying the stock cache");
-                state.cache.clear();
+                // The first connection is no reconnect: nothing can have been missed.
+                if count > 1 {
+                    tracing::info!(connections = count, "NATS reconnected; emptying the stock cache");
+                    state.cache.clear();
+                }
             }
         }
     }

@@ -1,0 +1,10 @@
+//! Integration tests of the frontend over HTTP, against a real nats-server and a real catalog.
+//! Order replicas, where a test needs one, are scripted stand-ins on the real bus; the full
+//! system with real order replicas is tested in e2e/.
+
+mod cache;
+mod health;
+mod helpers;
+mod orders;
+mod routing;
+mod stocks;
