@@ -125,7 +125,9 @@ impl Bus {
     ) -> Result<T, BusError> {
         let deadline = Instant::now() + self.retry_budget;
         let mut backoff = BACKOFF_MIN;
+        let mut attempts = 0u32;
         loop {
+            attempts += 1;
             let why = match self
                 .attempt(subject.to_string(), payload.clone(), deadline)
                 .await
@@ -135,11 +137,12 @@ impl Bus {
                 Attempt::NotLeader(_) => "the catalog answered not_leader".to_string(),
             };
             if !pause(&mut backoff, deadline).await {
-                return Err(BusError::Unavailable(format!(
-                    "the catalog is unavailable ({why}); try again shortly"
-                )));
+                tracing::warn!(subject, reason = %why, attempts, "catalog retry budget spent");
+                return Err(BusError::Unavailable(
+                    "the catalog is unavailable; try again shortly".into(),
+                ));
             }
-            tracing::warn!(subject, reason = %why, "retrying catalog request");
+            log_retry(attempts, subject, &why);
         }
     }
 
@@ -154,7 +157,9 @@ impl Bus {
         let mut backoff = BACKOFF_MIN;
         let mut target = self.leader.current();
         let mut redirects = 0;
+        let mut attempts = 0u32;
         loop {
+            attempts += 1;
             if target.is_none() {
                 target = self.leader.refresh().await;
             }
@@ -183,11 +188,12 @@ impl Bus {
             redirects = 0;
             target = None;
             if !pause(&mut backoff, deadline).await {
-                return Err(BusError::Unavailable(format!(
-                    "no order leader is available ({why}); try again shortly"
-                )));
+                tracing::warn!(reason = %why, attempts, "order retry budget spent");
+                return Err(BusError::Unavailable(
+                    "no order leader is available; try again shortly".into(),
+                ));
             }
-            tracing::warn!(reason = %why, "retrying order request");
+            log_retry(attempts, "order replicas", &why);
         }
     }
 
@@ -231,6 +237,16 @@ impl Bus {
                 "unreadable reply to {subject}: {e}"
             )))),
         }
+    }
+}
+
+/// The first retry of a call is a warning (a failover or restart is under way); later ones are
+/// debug, so an outage does not flood the log. Giving up is a warning too.
+fn log_retry(attempts: u32, service: &str, why: &str) {
+    if attempts == 1 {
+        tracing::warn!(service, reason = %why, "retrying request");
+    } else {
+        tracing::debug!(service, reason = %why, attempts, "retrying request");
     }
 }
 

@@ -61,8 +61,9 @@ impl IntoResponse for AppError {
                 tracing::error!(error = %detail, "internal error");
                 "internal server error".to_string()
             }
+            // The bus already warned, with the reason, when it gave up.
             Self::Unavailable(why) => {
-                tracing::warn!(reason = %why, "answering 503");
+                tracing::debug!(reason = %why, "answering 503");
                 why.clone()
             }
             other => {
