@@ -1,11 +1,11 @@
 //! The Stock Bazaar catalog: owns the stocks and applies trades at most once, over NATS only.
 //!
 //! Modules:
-//! - [`config`]: flags and environment variables.
-//! - [`seed`]: the stocks a new catalog starts with (built-in or from a JSON file).
-//! - [`trade`]: the trade rules as pure functions, and the records kept per idempotency key.
-//! - [`store`]: the redb file (stocks, answered keys, unlogged trades).
-//! - [`writer`]: the single batching writer: one durable commit per batch of trades.
+//! - [`config`] - flags and environment variables.
+//! - [`seed`] - the stocks a new catalog starts with (built-in or from a JSON file).
+//! - [`trade`] - the trade rules as pure functions, and the records kept per idempotency key.
+//! - [`store`] - the redb file (stocks, answered keys, unlogged trades).
+//! - [`writer`] - the single batching writer: one durable commit per batch of trades.
 //! - `handlers`: the NATS endpoints (lookup, list, trade, pending, confirm).
 //!
 //! [`run`] wires them together; [`serve`] does the same with a client and store the caller made.

@@ -6,8 +6,8 @@
 //!
 //! The binaries must be built first (`cargo build --workspace`; `scripts/test` does it).
 //!
-//! - [`process`]: one child process with its log file.
-//! - [`system`]: the whole deployment and the calls tests make on it.
+//! - [`process`] - one child process with its log file.
+//! - [`system`] - the whole deployment and the calls tests make on it.
 
 pub mod process;
 pub mod system;

@@ -1,12 +1,12 @@
 //! The Stock Bazaar frontend: the HTTP gateway in front of the catalog and order services.
 //!
 //! Clients speak REST to it; it speaks only NATS to the services behind it. Modules:
-//! - [`config`]: flags and environment variables.
-//! - [`error`]: the one `AppError` and how it becomes a JSON error response.
-//! - [`cache`]: the LRU stock cache with invalidation and monotonic reads.
-//! - [`leader`]: which order replica leads, from the leader lease in the KV bucket.
-//! - [`bus`]: catalog and order calls with retry until a time budget is spent.
-//! - [`http`]: the router and one handler file per resource.
+//! - [`config`] - flags and environment variables.
+//! - [`error`] - the one `AppError` and how it becomes a JSON error response.
+//! - [`cache`] - the LRU stock cache with invalidation and monotonic reads.
+//! - [`leader`] - which order replica leads, from the leader lease in the KV bucket.
+//! - [`bus`] - catalog and order calls with retry until a time budget is spent.
+//! - [`http`] - the router and one handler file per resource.
 //!
 //! [`run`] wires them together and serves until its shutdown future resolves.
 

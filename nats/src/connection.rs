@@ -44,12 +44,18 @@ pub async fn connect(url: &str, name: &str) -> Result<Connection, async_nats::Co
                         tracing::info!(client = %label, "connected to NATS");
                         tx.send_modify(|n| *n += 1);
                     }
-                    Event::Disconnected => tracing::warn!(client = %label, "disconnected from NATS"),
+                    Event::Disconnected => {
+                        tracing::warn!(client = %label, "disconnected from NATS")
+                    }
                     other => tracing::debug!(client = %label, event = %other, "NATS event"),
                 }
             }
         });
-    let urls: Vec<&str> = url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
+    let urls: Vec<&str> = url
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
     let client = options.connect(urls.as_slice()).await?;
     Ok(Connection {
         client,

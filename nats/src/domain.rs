@@ -157,8 +157,7 @@ impl IdempotencyKey {
     /// A [`ValidationError`] when the key is empty, too long or not visible ASCII.
     pub fn parse(raw: impl Into<String>) -> Result<Self, ValidationError> {
         let raw = raw.into();
-        if raw.is_empty() || raw.len() > MAX_KEY_LEN || !raw.bytes().all(|b| b.is_ascii_graphic())
-        {
+        if raw.is_empty() || raw.len() > MAX_KEY_LEN || !raw.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ValidationError(format!(
                 "idempotency key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
             )));

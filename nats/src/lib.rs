@@ -3,12 +3,12 @@
 //! Every service talks to every other one only over NATS, and this crate is the whole of that
 //! contract: nobody formats a subject by hand and nobody defines a payload twice.
 //!
-//! - [`subjects`]: subject, stream, bucket and key names.
-//! - [`domain`]: validated values that travel on the bus (stock names, quantities, sides).
-//! - [`messages`]: the serde payloads and the reply envelope every request-reply uses.
-//! - [`setup`]: create-if-missing setup of the order stream and the leader bucket.
-//! - [`connection`]: connecting with reconnect-forever and a reconnect counter.
-//! - [`runtime`]: tracing setup and the SIGTERM/ctrl-c signal every binary waits on.
+//! - [`subjects`] - subject, stream, bucket and key names.
+//! - [`domain`] - validated values that travel on the bus (stock names, quantities, sides).
+//! - [`messages`] - the serde payloads and the reply envelope every request-reply uses.
+//! - [`setup`] - create-if-missing setup of the order stream and the leader bucket.
+//! - [`connection`] - connecting with reconnect-forever and a reconnect counter.
+//! - [`runtime`] - tracing setup and the SIGTERM/ctrl-c signal every binary waits on.
 //! - `testing` (feature `testing`): a real nats-server on a free port for tests.
 
 pub mod connection;

@@ -300,8 +300,9 @@ mod tests {
             decode(br#"{"key":"k1","name":"FishCo","type":"sell","quantity":3}"#).unwrap();
         assert_eq!(t.side, Side::Sell);
         assert_eq!(t.quantity.get(), 3);
-        let err = decode::<TradeRequest>(br#"{"key":"k1","name":"FishCo","type":"sell","quantity":0}"#)
-            .unwrap_err();
+        let err =
+            decode::<TradeRequest>(br#"{"key":"k1","name":"FishCo","type":"sell","quantity":0}"#)
+                .unwrap_err();
         assert!(err.contains("quantity"), "{err}");
     }
 }

@@ -9,7 +9,8 @@ use tracing_subscriber::{fmt, EnvFilter};
 /// Installs the global tracing subscriber. `RUST_LOG` overrides `default_filter`
 /// (e.g. `"bazaar_order=info,warn"`); `LOG_FORMAT=json` switches to JSON lines.
 pub fn init_tracing(default_filter: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = if json {

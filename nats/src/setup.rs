@@ -74,16 +74,18 @@ pub async fn ensure_leader_bucket(
         return Ok(store);
     }
     // A concurrent creator may win the race; the get below then finds its bucket.
-    let created = js.create_key_value(kv::Config {
-        bucket: LEADER_BUCKET.to_string(),
-        description: "Stock Bazaar order leader lease: key `leader` holds the replica id".into(),
-        history: 1,
-        max_age: LEADER_LEASE,
-        storage: jetstream::stream::StorageType::File,
-        num_replicas: replication.0,
-        ..Default::default()
-    })
-    .await;
+    let created = js
+        .create_key_value(kv::Config {
+            bucket: LEADER_BUCKET.to_string(),
+            description: "Stock Bazaar order leader lease: key `leader` holds the replica id"
+                .into(),
+            history: 1,
+            max_age: LEADER_LEASE,
+            storage: jetstream::stream::StorageType::File,
+            num_replicas: replication.0,
+            ..Default::default()
+        })
+        .await;
     match created {
         Ok(store) => Ok(store),
         Err(create_error) => js

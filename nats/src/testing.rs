@@ -51,7 +51,14 @@ impl NatsServer {
     fn spawn(&mut self, port: Option<u16>) {
         let port_arg = port.map_or_else(|| "-1".to_string(), |p| p.to_string());
         let child = Command::new(nats_server_binary())
-            .args(["-js", "-a", "127.0.0.1", "-p", &port_arg, "--ports_file_dir"])
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &port_arg,
+                "--ports_file_dir",
+            ])
             .arg(self.ports_dir.path())
             .arg("-sd")
             .arg(self.store.path())
@@ -87,7 +94,10 @@ impl NatsServer {
     fn wait_until_accepting(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server does not accept connections");
+            assert!(
+                Instant::now() < deadline,
+                "nats-server does not accept connections"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

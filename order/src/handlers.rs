@@ -3,21 +3,16 @@
 use crate::catalog_client::CatalogClient;
 use crate::election::Lease;
 use crate::sequencer::{Appended, Sequencer};
-use crate::store::OrderStore;
+use crate::store::{LogEntry, OrderStore};
 use bazaar_nats::messages::{
     decode, Order, OrderQuery, ReplicaDigest, Reply, TradeReceipt, TradeRequest,
 };
-use bazaar_nats::subjects::{order_digest, order_get, order_trade};
+use bazaar_nats::subjects::{order_digest, order_get, order_trade, ORDERS_STREAM};
 use futures::StreamExt;
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-
-/// How long an order query waits for an order this leader logged to reach its store.
-const STORE_WAIT: Duration = Duration::from_secs(1);
 
 /// Everything a handler needs; cheap to clone.
 #[derive(Debug, Clone)]
@@ -32,10 +27,8 @@ pub struct Handlers {
     pub catalog: CatalogClient,
     /// This replica's store.
     pub store: OrderStore,
-    /// How many orders the store holds.
-    pub stored: watch::Receiver<u64>,
-    /// How many orders the log holds as far as this replica, when leading, has appended.
-    pub appended: watch::Receiver<u64>,
+    /// JetStream, to read an order the store does not hold yet straight from the log.
+    pub js: async_nats::jetstream::Context,
 }
 
 impl Handlers {
@@ -114,25 +107,18 @@ impl Handlers {
         .await
     }
 
-    /// Looks an order up in this replica's store.
+    /// Looks an order up in this replica's store, and in the log itself when the store does not
+    /// hold it (yet): an order just logged is readable at once.
     async fn get(&self, message: &async_nats::Message) -> Reply<Order> {
         let query: OrderQuery = match decode(&message.payload) {
             Ok(q) => q,
             Err(e) => return invalid(message, e),
         };
         let number = query.number;
-        // An order this leader just logged may not be in its store yet: wait for it briefly.
-        if number >= *self.stored.borrow()
-            && self.lease.valid_epoch().is_some()
-            && number < *self.appended.borrow()
-        {
-            let mut stored = self.stored.clone();
-            let _ = tokio::time::timeout(STORE_WAIT, stored.wait_for(|c| *c > number)).await;
-        }
         let store = self.store.clone();
         match tokio::task::spawn_blocking(move || store.get(number)).await {
             Ok(Ok(Some(order))) => Reply::ok(order),
-            Ok(Ok(None)) => Reply::not_found("order not found"),
+            Ok(Ok(None)) => self.get_from_log(number).await,
             Ok(Err(e)) => {
                 tracing::error!(error = %e, number, "order lookup failed");
                 Reply::error("order store failed")
@@ -141,6 +127,26 @@ impl Handlers {
                 tracing::error!(error = %e, "order lookup task failed");
                 Reply::error("order store failed")
             }
+        }
+    }
+
+    async fn get_from_log(&self, number: u64) -> Reply<Order> {
+        let Some(sequence) = number.checked_add(1) else {
+            return Reply::not_found("order not found");
+        };
+        let stream = match self.js.get_stream(ORDERS_STREAM).await {
+            Ok(stream) => stream,
+            Err(e) => return Reply::unavailable(format!("cannot read the order log: {e}")),
+        };
+        if sequence > stream.cached_info().state.last_sequence {
+            return Reply::not_found("order not found");
+        }
+        match stream.get_raw_message(sequence).await {
+            Ok(raw) => match LogEntry::decode(sequence, raw.payload).0.record {
+                Some(record) => Reply::ok(Order::from(&record)),
+                None => Reply::not_found("order not found"),
+            },
+            Err(e) => Reply::unavailable(format!("cannot read the order log: {e}")),
         }
     }
 

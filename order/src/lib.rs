@@ -6,14 +6,14 @@
 //! leader included, materialises the log into its own redb file and answers order queries from it.
 //!
 //! Modules:
-//! - [`config`]: flags.
-//! - [`store`]: the replica's redb copy of the log.
-//! - [`log_follower`]: replays the JetStream log into the store.
-//! - [`election`]: the KV lease.
-//! - [`sequencer`]: the leader's single, fenced writer to the log.
-//! - [`catalog_client`]: calls to the catalog.
-//! - [`rollforward`]: logs trades the catalog applied but the log lacks.
-//! - [`handlers`]: the replica's NATS subjects.
+//! - [`config`] - flags.
+//! - [`store`] - the replica's redb copy of the log.
+//! - [`log_follower`] - replays the JetStream log into the store.
+//! - [`election`] - the KV lease.
+//! - [`sequencer`] - the leader's single, fenced writer to the log.
+//! - [`catalog_client`] - calls to the catalog.
+//! - [`rollforward`] - logs trades the catalog applied but the log lacks.
+//! - [`handlers`] - the replica's NATS subjects.
 
 pub mod catalog_client;
 pub mod config;
@@ -71,14 +71,18 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
 
     let stop = CancellationToken::new();
     let (stored_tx, stored) = watch::channel(initial.count);
-    let (appended_tx, appended) = watch::channel(initial.count);
     let lease = election::Lease::new(config.id);
     let catalog = catalog_client::CatalogClient::new(
         client.clone(),
         Duration::from_millis(config.catalog_timeout_ms),
     );
 
-    let follower = log_follower::LogFollower::new(js.clone(), store.clone(), stored_tx);
+    let follower = log_follower::LogFollower::new(
+        js.clone(),
+        store.clone(),
+        stored_tx,
+        connection.reconnects.clone(),
+    );
     let mut follower_task = tokio::spawn(follower.run(stop.child_token()));
     let (sequencer, mut sequencer_task) = sequencer::Sequencer::start(
         js.clone(),
@@ -86,10 +90,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         store.clone(),
         stored.clone(),
         lease.clone(),
-        appended_tx,
         stop.child_token(),
     );
-    let election = election::Election::new(lease.clone(), config.replicas, kv, js, stored.clone());
+    let election = election::Election::new(lease.clone(), config.replicas, kv, js.clone(), stored);
     let mut election_task = tokio::spawn(election.run(stop.child_token()));
     let mut sweep_task = tokio::spawn(rollforward::run(
         lease.clone(),
@@ -103,8 +106,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         sequencer,
         catalog,
         store,
-        stored,
-        appended,
+        js,
     };
     let mut handler_task = tokio::spawn(handlers.serve(stop.child_token()));
     tracing::info!(replica = config.id, stored = initial.count, store = %path.display(), "order replica ready");

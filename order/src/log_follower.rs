@@ -16,6 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 /// Most log messages written in one redb transaction.
 const MAX_BATCH: usize = 2048;
+/// With no message for this long, compare the store with the stream: a consumer that silently
+/// stopped delivering (seen after broker restarts) is made again.
+const STALL_CHECK: Duration = Duration::from_secs(2);
 
 /// Follows the order log into the store and publishes the stored count.
 #[derive(Debug)]
@@ -23,18 +26,31 @@ pub struct LogFollower {
     js: jetstream::Context,
     store: OrderStore,
     stored: watch::Sender<u64>,
+    reconnects: watch::Receiver<u64>,
 }
 
 impl LogFollower {
-    /// A follower writing into `store`; `stored` carries the number of orders stored.
-    pub fn new(js: jetstream::Context, store: OrderStore, stored: watch::Sender<u64>) -> Self {
-        Self { js, store, stored }
+    /// A follower writing into `store`; `stored` carries the number of orders stored. Each
+    /// change of `reconnects` (a NATS reconnect) makes the consumer again.
+    pub fn new(
+        js: jetstream::Context,
+        store: OrderStore,
+        stored: watch::Sender<u64>,
+        reconnects: watch::Receiver<u64>,
+    ) -> Self {
+        Self {
+            js,
+            store,
+            stored,
+            reconnects,
+        }
     }
 
     /// Follows the log until `stop` is cancelled, re-creating the consumer after any error.
-    pub async fn run(self, stop: CancellationToken) {
+    pub async fn run(mut self, stop: CancellationToken) {
         let mut backoff = Duration::from_millis(50);
         loop {
+            self.reconnects.mark_unchanged();
             let result = tokio::select! {
                 () = stop.cancelled() => return,
                 r = self.follow_once(&stop) => r,
@@ -53,7 +69,7 @@ impl LogFollower {
         }
     }
 
-    async fn follow_once(&self, stop: &CancellationToken) -> anyhow::Result<()> {
+    async fn follow_once(&mut self, stop: &CancellationToken) -> anyhow::Result<()> {
         let start = *self.stored.borrow() + 1;
         let stream = self.js.get_stream(ORDERS_STREAM).await?;
         let consumer = stream
@@ -67,13 +83,24 @@ impl LogFollower {
             .await?;
         tracing::debug!(start, "following the order log");
         let mut batches = consumer.messages().await?.ready_chunks(MAX_BATCH);
+        let mut reconnects = self.reconnects.clone();
         loop {
             let batch = tokio::select! {
                 () = stop.cancelled() => return Ok(()),
-                b = batches.next() => b,
+                _ = reconnects.changed() => anyhow::bail!("reconnected to NATS"),
+                b = tokio::time::timeout(STALL_CHECK, batches.next()) => b,
             };
-            let Some(batch) = batch else {
-                anyhow::bail!("order log consumer closed");
+            let batch = match batch {
+                Ok(Some(batch)) => batch,
+                Ok(None) => anyhow::bail!("order log consumer closed"),
+                Err(_idle) => {
+                    let stream = self.js.get_stream(ORDERS_STREAM).await?;
+                    let last = stream.cached_info().state.last_sequence;
+                    if last > *self.stored.borrow() {
+                        anyhow::bail!("consumer stalled behind the stream (last {last})");
+                    }
+                    continue;
+                }
             };
             let mut entries = Vec::with_capacity(batch.len());
             let mut failure = None;

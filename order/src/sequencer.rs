@@ -68,15 +68,13 @@ impl std::fmt::Debug for Pending {
 }
 
 impl Sequencer {
-    /// Starts the sequencer task; it runs until `stop` is cancelled. `appended` carries how many
-    /// orders the log holds as far as this leader knows (its next number).
+    /// Starts the sequencer task; it runs until `stop` is cancelled.
     pub fn start(
         js: jetstream::Context,
         client: async_nats::Client,
         store: OrderStore,
         stored: watch::Receiver<u64>,
         lease: Arc<Lease>,
-        appended: watch::Sender<u64>,
         stop: CancellationToken,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4096);
@@ -86,7 +84,6 @@ impl Sequencer {
             store,
             stored,
             lease,
-            appended,
             term: None,
             carry: VecDeque::new(),
         };
@@ -124,7 +121,6 @@ struct SequencerTask {
     store: OrderStore,
     stored: watch::Receiver<u64>,
     lease: Arc<Lease>,
-    appended: watch::Sender<u64>,
     term: Option<Term>,
     /// Trades whose append failed, tried again first.
     carry: VecDeque<Pending>,
@@ -290,7 +286,6 @@ impl SequencerTask {
                 None => self.retry_later(p, "its twin was not logged".into()),
             }
         }
-        self.appended.send_replace(term.next);
         if term.recent.len() > RECENT_PRUNE_AT {
             let stored = *self.stored.borrow();
             term.recent.retain(|_, number| *number >= stored);
@@ -330,7 +325,6 @@ impl SequencerTask {
             .map_err(|_| format!("store is still catching up to {last} orders"))?
             .map_err(|_| "log follower stopped".to_string())?;
         tracing::info!(epoch, next = last, "appending to the order log");
-        self.appended.send_replace(last);
         self.term = Some(Term {
             epoch,
             next: last,

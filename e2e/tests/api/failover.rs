@@ -21,7 +21,11 @@ async fn killing_the_leader_mid_stream_loses_nothing_and_a_follower_leads() {
             let mut i = 0u64;
             while !stop_ref.load(Ordering::Relaxed) {
                 let started = Instant::now();
-                let side = if (c + i) % 4 == 0 { "sell" } else { "buy" };
+                let side = if (c + i).is_multiple_of(2) {
+                    "buy"
+                } else {
+                    "sell"
+                };
                 let t = must_trade(system_ref, "FishCo", 1, side).await;
                 acked.push((t, started.elapsed()));
                 i += 1;
