@@ -7,12 +7,11 @@
 //! reconnect. The key also expires silently when a leader dies, so callers whose request to the
 //! leader failed ask [`LeaderTracker::refresh`] for a fresh `kv.get`.
 //!
-//! The bucket is looked up lazily: the frontend starts (and answers 503) even when NATS is not
-//! up yet.
+//! The bucket is looked up lazily: the frontend starts (and answers 503) even when NATS, or the
+//! order replicas that create the bucket, are not up yet.
 
 use async_nats::jetstream::{self, kv};
-use bazaar_nats::setup::{ensure_leader_bucket, Replication};
-use bazaar_nats::subjects::LEADER_KEY;
+use bazaar_nats::subjects::{LEADER_BUCKET, LEADER_KEY};
 use futures::StreamExt;
 use std::sync::RwLock;
 use std::time::Duration;
@@ -67,13 +66,13 @@ impl LeaderTracker {
         }
     }
 
-    /// The leader bucket, found or created on first use.
+    /// The leader bucket, found on first use. The order replicas create it (with the
+    /// replication the deployment wants); the frontend only reads it.
     async fn store(&self) -> Option<&kv::Store> {
         let found = tokio::time::timeout(
             self.timeout,
-            self.store.get_or_try_init(|| async {
-                ensure_leader_bucket(&self.js, Replication::default()).await
-            }),
+            self.store
+                .get_or_try_init(|| async { self.js.get_key_value(LEADER_BUCKET).await }),
         )
         .await;
         match found {
