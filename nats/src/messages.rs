@@ -212,8 +212,8 @@ pub struct Invalidation {
     pub version: u64,
 }
 
-/// One entry of the order log, the payload on [`crate::subjects::ORDERS_NEW`]. Stream sequence
-/// `number + 1` holds transaction `number`.
+/// One entry of the order log, the payload on [`crate::subjects::ORDERS_NEW`]. Numbers run
+/// 0, 1, 2, ... in stream order, with no gaps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderRecord {
     /// The transaction number.
@@ -227,6 +227,17 @@ pub struct OrderRecord {
     pub side: Side,
     /// How many shares.
     pub quantity: Quantity,
+}
+
+/// Published on [`crate::subjects::ORDERS_TERM`] by a new leader before its first order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TermStart {
+    /// The replica that leads from here on.
+    pub leader: u32,
+    /// The KV revision of its winning `create`: the term's identity.
+    pub epoch: u64,
+    /// The number its first order will carry.
+    pub next_number: u64,
 }
 
 /// Request on `order.replica.{id}.get`.

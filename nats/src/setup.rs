@@ -3,7 +3,7 @@
 //! Every service calls these at start (and again after a broker restart wiped an in-memory
 //! setup), so whichever starts first creates them and the others find them.
 
-use crate::subjects::{LEADER_BUCKET, ORDERS_NEW, ORDERS_STREAM};
+use crate::subjects::{LEADER_BUCKET, ORDERS_NEW, ORDERS_STREAM, ORDERS_TERM};
 use async_nats::jetstream::{self, kv, stream};
 use std::time::Duration;
 
@@ -36,7 +36,8 @@ impl Default for Replication {
     }
 }
 
-/// Finds or creates the `ORDERS` stream: file storage, every message kept, `orders.new` only.
+/// Finds or creates the `ORDERS` stream: file storage, every message kept, `orders.new` and
+/// `orders.term`.
 ///
 /// # Errors
 /// [`SetupError::Stream`] when JetStream refuses or does not answer.
@@ -47,7 +48,7 @@ pub async fn ensure_orders_stream(
     js.get_or_create_stream(stream::Config {
         name: ORDERS_STREAM.to_string(),
         description: Some("Stock Bazaar order log: one message per accepted trade".into()),
-        subjects: vec![ORDERS_NEW.to_string()],
+        subjects: vec![ORDERS_NEW.to_string(), ORDERS_TERM.to_string()],
         storage: stream::StorageType::File,
         retention: stream::RetentionPolicy::Limits,
         duplicate_window: ORDERS_DUPLICATE_WINDOW,

@@ -19,8 +19,14 @@ pub const TRADES_CONFIRM: &str = "catalog.trades.confirm";
 /// subscribe.
 pub const STOCK_INVALIDATE: &str = "stock.invalidate";
 /// JetStream subject of the order log: one `OrderRecord` per accepted trade, published by the
-/// order leader only. Stream sequence `s` holds transaction number `s - 1`.
+/// order leader only, numbered 0, 1, 2, ... in stream order.
 pub const ORDERS_NEW: &str = "orders.new";
+/// JetStream subject of the order log's term markers (`TermStart`): each new leader appends
+/// one before any order, which moves the stream's last sequence and so fences every earlier
+/// leader's appends (they expect an older last sequence).
+pub const ORDERS_TERM: &str = "orders.term";
+/// Every subject of the order stream, for consumers that replay the whole log.
+pub const ORDERS_ALL: &str = "orders.>";
 
 /// JetStream stream that stores [`ORDERS_NEW`]: the durable, replayable order log.
 pub const ORDERS_STREAM: &str = "ORDERS";

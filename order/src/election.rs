@@ -14,6 +14,7 @@
 //! The lease alone cannot stop a paused leader from believing it leads; the order log's expected
 //! sequence fences it at the data layer (see `sequencer`).
 
+use crate::store::Digest;
 use async_nats::jetstream::{self, kv};
 use bazaar_nats::setup::LEADER_LEASE;
 use bazaar_nats::subjects::{LEADER_KEY, ORDERS_STREAM};
@@ -125,18 +126,18 @@ pub struct Election {
     replicas: u32,
     kv: kv::Store,
     js: jetstream::Context,
-    stored: watch::Receiver<u64>,
+    stored: watch::Receiver<Digest>,
 }
 
 impl Election {
-    /// An election for `lease.id()` among `replicas` replicas; `stored` is the replica's count of
-    /// stored orders, compared with the stream to know whether it may campaign.
+    /// An election for `lease.id()` among `replicas` replicas; `stored` is how far the replica's
+    /// store got, compared with the stream to know whether it may campaign.
     pub fn new(
         lease: Arc<Lease>,
         replicas: u32,
         kv: kv::Store,
         js: jetstream::Context,
-        stored: watch::Receiver<u64>,
+        stored: watch::Receiver<Digest>,
     ) -> Self {
         Self {
             lease,
@@ -241,7 +242,7 @@ impl Election {
         match self.js.get_stream(ORDERS_STREAM).await {
             Ok(stream) => {
                 let last = stream.cached_info().state.last_sequence;
-                let stored = *self.stored.borrow();
+                let stored = self.stored.borrow().sequence;
                 if stored < last {
                     tracing::debug!(stored, last, "not campaigning: still catching up");
                 }

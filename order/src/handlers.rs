@@ -3,16 +3,21 @@
 use crate::catalog_client::CatalogClient;
 use crate::election::Lease;
 use crate::sequencer::{Appended, Sequencer};
-use crate::store::{LogEntry, OrderStore};
+use crate::store::{Digest, OrderStore};
 use bazaar_nats::messages::{
     decode, Order, OrderQuery, ReplicaDigest, Reply, TradeReceipt, TradeRequest,
 };
-use bazaar_nats::subjects::{order_digest, order_get, order_trade, ORDERS_STREAM};
+use bazaar_nats::subjects::{order_digest, order_get, order_trade};
 use futures::StreamExt;
 use serde::Serialize;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+
+/// How long the leader waits for an order it logged to reach its own store.
+const STORE_WAIT: Duration = Duration::from_secs(2);
 
 /// Everything a handler needs; cheap to clone.
 #[derive(Debug, Clone)]
@@ -27,8 +32,8 @@ pub struct Handlers {
     pub catalog: CatalogClient,
     /// This replica's store.
     pub store: OrderStore,
-    /// JetStream, to read an order the store does not hold yet straight from the log.
-    pub js: async_nats::jetstream::Context,
+    /// How far the store got.
+    pub stored: watch::Receiver<Digest>,
 }
 
 impl Handlers {
@@ -107,18 +112,29 @@ impl Handlers {
         .await
     }
 
-    /// Looks an order up in this replica's store, and in the log itself when the store does not
-    /// hold it (yet): an order just logged is readable at once.
+    /// Looks an order up in this replica's store. The leader first waits, briefly, for an order
+    /// it logged but has not stored yet, so a client reads its own trade at once.
     async fn get(&self, message: &async_nats::Message) -> Reply<Order> {
         let query: OrderQuery = match decode(&message.payload) {
             Ok(q) => q,
             Err(e) => return invalid(message, e),
         };
         let number = query.number;
+        if number >= self.stored.borrow().count
+            && number < self.sequencer.next_number()
+            && self.lease.valid_epoch().is_some()
+        {
+            let mut stored = self.stored.clone();
+            let waited =
+                tokio::time::timeout(STORE_WAIT, stored.wait_for(|d| d.count > number)).await;
+            if waited.is_err() {
+                return Reply::unavailable("the order is logged but not stored yet");
+            }
+        }
         let store = self.store.clone();
         match tokio::task::spawn_blocking(move || store.get(number)).await {
             Ok(Ok(Some(order))) => Reply::ok(order),
-            Ok(Ok(None)) => self.get_from_log(number).await,
+            Ok(Ok(None)) => Reply::not_found("order not found"),
             Ok(Err(e)) => {
                 tracing::error!(error = %e, number, "order lookup failed");
                 Reply::error("order store failed")
@@ -127,26 +143,6 @@ impl Handlers {
                 tracing::error!(error = %e, "order lookup task failed");
                 Reply::error("order store failed")
             }
-        }
-    }
-
-    async fn get_from_log(&self, number: u64) -> Reply<Order> {
-        let Some(sequence) = number.checked_add(1) else {
-            return Reply::not_found("order not found");
-        };
-        let stream = match self.js.get_stream(ORDERS_STREAM).await {
-            Ok(stream) => stream,
-            Err(e) => return Reply::unavailable(format!("cannot read the order log: {e}")),
-        };
-        if sequence > stream.cached_info().state.last_sequence {
-            return Reply::not_found("order not found");
-        }
-        match stream.get_raw_message(sequence).await {
-            Ok(raw) => match LogEntry::decode(sequence, raw.payload).0.record {
-                Some(record) => Reply::ok(Order::from(&record)),
-                None => Reply::not_found("order not found"),
-            },
-            Err(e) => Reply::unavailable(format!("cannot read the order log: {e}")),
         }
     }
 

@@ -70,7 +70,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
     };
 
     let stop = CancellationToken::new();
-    let (stored_tx, stored) = watch::channel(initial.count);
+    let (stored_tx, stored) = watch::channel(initial);
     let lease = election::Lease::new(config.id);
     let catalog = catalog_client::CatalogClient::new(
         client.clone(),
@@ -92,7 +92,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         lease.clone(),
         stop.child_token(),
     );
-    let election = election::Election::new(lease.clone(), config.replicas, kv, js.clone(), stored);
+    let election = election::Election::new(
+        lease.clone(),
+        config.replicas,
+        kv,
+        js.clone(),
+        stored.clone(),
+    );
     let mut election_task = tokio::spawn(election.run(stop.child_token()));
     let mut sweep_task = tokio::spawn(rollforward::run(
         lease.clone(),
@@ -106,7 +112,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         sequencer,
         catalog,
         store,
-        js,
+        stored,
     };
     let mut handler_task = tokio::spawn(handlers.serve(stop.child_token()));
     tracing::info!(replica = config.id, stored = initial.count, store = %path.display(), "order replica ready");

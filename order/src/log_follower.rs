@@ -6,9 +6,9 @@
 //! commits. Any consumer error (nats-server restarting, a missed heartbeat) ends the consumer;
 //! it is made again from the store's count.
 
-use crate::store::{LogEntry, OrderStore};
+use crate::store::{Digest, LogEntry, OrderStore};
 use async_nats::jetstream::{self, consumer};
-use bazaar_nats::subjects::{ORDERS_NEW, ORDERS_STREAM};
+use bazaar_nats::subjects::{ORDERS_ALL, ORDERS_STREAM};
 use futures::StreamExt;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -20,22 +20,22 @@ const MAX_BATCH: usize = 2048;
 /// stopped delivering (seen after broker restarts) is made again.
 const STALL_CHECK: Duration = Duration::from_secs(2);
 
-/// Follows the order log into the store and publishes the stored count.
+/// Follows the order log into the store and publishes how far the store got.
 #[derive(Debug)]
 pub struct LogFollower {
     js: jetstream::Context,
     store: OrderStore,
-    stored: watch::Sender<u64>,
+    stored: watch::Sender<Digest>,
     reconnects: watch::Receiver<u64>,
 }
 
 impl LogFollower {
-    /// A follower writing into `store`; `stored` carries the number of orders stored. Each
+    /// A follower writing into `store`; `stored` carries the store's digest. Each
     /// change of `reconnects` (a NATS reconnect) makes the consumer again.
     pub fn new(
         js: jetstream::Context,
         store: OrderStore,
-        stored: watch::Sender<u64>,
+        stored: watch::Sender<Digest>,
         reconnects: watch::Receiver<u64>,
     ) -> Self {
         Self {
@@ -70,11 +70,11 @@ impl LogFollower {
     }
 
     async fn follow_once(&mut self, stop: &CancellationToken) -> anyhow::Result<()> {
-        let start = *self.stored.borrow() + 1;
+        let start = self.stored.borrow().sequence + 1;
         let stream = self.js.get_stream(ORDERS_STREAM).await?;
         let consumer = stream
             .create_consumer(consumer::pull::OrderedConfig {
-                filter_subject: ORDERS_NEW.to_string(),
+                filter_subject: ORDERS_ALL.to_string(),
                 deliver_policy: consumer::DeliverPolicy::ByStartSequence {
                     start_sequence: start,
                 },
@@ -96,7 +96,7 @@ impl LogFollower {
                 Err(_idle) => {
                     let stream = self.js.get_stream(ORDERS_STREAM).await?;
                     let last = stream.cached_info().state.last_sequence;
-                    if last > *self.stored.borrow() {
+                    if last > self.stored.borrow().sequence {
                         anyhow::bail!("consumer stalled behind the stream (last {last})");
                     }
                     continue;
@@ -111,15 +111,11 @@ impl LogFollower {
                             .info()
                             .map_err(|e| anyhow::anyhow!(e))?
                             .stream_sequence;
-                        let (entry, problem) = LogEntry::decode(sequence, message.payload.clone());
-                        if let Some(problem) = problem {
-                            tracing::error!(
-                                sequence,
-                                payload = %String::from_utf8_lossy(&message.payload[..message.payload.len().min(200)]),
-                                "message on {ORDERS_NEW} {problem}; its number is void"
-                            );
-                        }
-                        entries.push(entry);
+                        entries.push(LogEntry::decode(
+                            message.subject.as_str(),
+                            sequence,
+                            message.payload.clone(),
+                        ));
                     }
                     Err(e) => {
                         failure = Some(e);
@@ -129,9 +125,18 @@ impl LogFollower {
             }
             if !entries.is_empty() {
                 let store = self.store.clone();
-                let digest = tokio::task::spawn_blocking(move || store.append(&entries)).await??;
-                self.stored.send_replace(digest.count);
-                tracing::trace!(count = digest.count, "order log stored");
+                let appended =
+                    tokio::task::spawn_blocking(move || store.append(&entries)).await??;
+                for (sequence, reason) in &appended.skipped {
+                    tracing::error!(sequence, reason = %reason, "skipped a message of the order log that is not the next order");
+                }
+                let digest = appended.digest;
+                self.stored.send_replace(digest);
+                tracing::trace!(
+                    sequence = digest.sequence,
+                    count = digest.count,
+                    "order log stored"
+                );
             }
             if let Some(e) = failure {
                 return Err(e.into());

@@ -2,9 +2,11 @@
 //!
 //! Every accepted trade passes through one task, which gives it the next transaction number and
 //! publishes it on `orders.new` with:
-//! - `Nats-Expected-Last-Subject-Sequence` = the number itself (stream sequence `n + 1` holds
-//!   number `n`, so the message before it is sequence `n`). A deposed leader that wakes up holds
-//!   a stale sequence and JetStream refuses its append: that is the fence.
+//! - `Nats-Expected-Last-Sequence` = the stream's last sequence as this leader knows it, so
+//!   JetStream appends only if nothing else was appended since. When a replica starts a term it
+//!   first appends a `TermStart` marker on `orders.term`, which moves the last sequence: from then
+//!   on every append of an earlier leader (paused, partitioned, not yet aware it lost the lease)
+//!   is refused. That is the fence; the lease only decides who may try.
 //! - `Nats-Msg-Id` = the trade's idempotency key, so the broker also drops a repeated key.
 //!
 //! Before numbering, the task looks each key up among the trades logged in this term and in the
@@ -12,16 +14,18 @@
 //! number back. Trades waiting together are published back to back and their acks awaited after,
 //! so one round trip to the broker serves many trades.
 //!
-//! When an append fails (refused sequence, broker down), the task re-reads the stream's last
-//! sequence, waits until the store holds everything up to it and tries the failed trades again;
-//! after a few rounds it gives up and tells the caller to retry.
+//! When an append fails (refused sequence, broker down), the task starts the term again (re-reads
+//! the tail, waits for the store, appends a new marker) and retries the failed trades; after a
+//! few rounds it tells the caller to retry.
 
 use crate::election::Lease;
+use crate::store::Digest;
 use crate::store::OrderStore;
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
-use bazaar_nats::messages::{encode, ConfirmLogged, OrderRecord, TradeRequest};
-use bazaar_nats::subjects::{ORDERS_NEW, ORDERS_STREAM, TRADES_CONFIRM};
+use bazaar_nats::messages::{encode, ConfirmLogged, OrderRecord, TermStart, TradeRequest};
+use bazaar_nats::subjects::{ORDERS_NEW, ORDERS_STREAM, ORDERS_TERM, TRADES_CONFIRM};
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -57,6 +61,7 @@ struct Pending {
 #[derive(Debug, Clone)]
 pub struct Sequencer {
     tx: mpsc::Sender<Pending>,
+    next_number: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Pending {
@@ -73,12 +78,14 @@ impl Sequencer {
         js: jetstream::Context,
         client: async_nats::Client,
         store: OrderStore,
-        stored: watch::Receiver<u64>,
+        stored: watch::Receiver<Digest>,
         lease: Arc<Lease>,
         stop: CancellationToken,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4096);
+        let next_number = Arc::new(AtomicU64::new(0));
         let task = SequencerTask {
+            next_number: next_number.clone(),
             js,
             client,
             store,
@@ -88,7 +95,13 @@ impl Sequencer {
             carry: VecDeque::new(),
         };
         let handle = tokio::spawn(task.run(rx, stop));
-        (Self { tx }, handle)
+        (Self { tx, next_number }, handle)
+    }
+
+    /// The number the next order of this leader's term will get (0 before any term): every
+    /// lower number is in the log, if not yet in the store.
+    pub fn next_number(&self) -> u64 {
+        self.next_number.load(Ordering::Acquire)
     }
 
     /// Offers a trade the catalog has applied; resolves once it is logged (or cannot be).
@@ -109,8 +122,10 @@ impl Sequencer {
 /// The state of one leadership term.
 struct Term {
     epoch: u64,
-    /// The next transaction number; the stream's last sequence equals it.
+    /// The next transaction number.
     next: u64,
+    /// The stream's last sequence, as far as this leader appended.
+    last_sequence: u64,
     /// Keys logged during this term that the store may not hold yet.
     recent: HashMap<String, u64>,
 }
@@ -119,8 +134,9 @@ struct SequencerTask {
     js: jetstream::Context,
     client: async_nats::Client,
     store: OrderStore,
-    stored: watch::Receiver<u64>,
+    stored: watch::Receiver<Digest>,
     lease: Arc<Lease>,
+    next_number: Arc<AtomicU64>,
     term: Option<Term>,
     /// Trades whose append failed, tried again first.
     carry: VecDeque<Pending>,
@@ -128,11 +144,26 @@ struct SequencerTask {
 
 impl SequencerTask {
     async fn run(mut self, mut rx: mpsc::Receiver<Pending>, stop: CancellationToken) {
+        let mut terms = self.lease.terms();
         loop {
             let mut batch: Vec<Pending> = self.carry.drain(..).collect();
             if batch.is_empty() {
                 tokio::select! {
                     () = stop.cancelled() => break,
+                    changed = terms.changed() => {
+                        if changed.is_err() {
+                            break;
+                        }
+                        // Fence the previous leader as soon as the lease is won, not at the
+                        // first trade.
+                        let started = *terms.borrow_and_update();
+                        if let Some(epoch) = started {
+                            if let Err(why) = self.begin_term(epoch).await {
+                                tracing::warn!(error = %why, "cannot start the term yet");
+                            }
+                        }
+                        continue;
+                    }
                     next = rx.recv() => match next {
                         Some(p) => batch.push(p),
                         None => break,
@@ -168,7 +199,7 @@ impl SequencerTask {
             if let Err(why) = self.begin_term(epoch).await {
                 tracing::warn!(error = %why, "cannot start appending to the order log");
                 for p in batch {
-                    let _ = p.reply.send(Appended::Unavailable(why.clone()));
+                    self.retry_later(p, why.clone());
                 }
                 return;
             }
@@ -206,9 +237,10 @@ impl SequencerTask {
         }
 
         // Publish back to back, then collect the acks in order.
+        let term_start_sequence = term.last_sequence;
         let mut acks = Vec::with_capacity(to_publish.len());
         let mut failed = false;
-        for (number, p) in to_publish {
+        for (i, (number, p)) in to_publish.into_iter().enumerate() {
             if failed {
                 self.retry_later(p, "an earlier append in the batch failed".into());
                 continue;
@@ -223,7 +255,7 @@ impl SequencerTask {
             let message = PublishMessage::build()
                 .payload(encode(&record))
                 .message_id(p.trade.key.as_str())
-                .expected_last_subject_sequence(number)
+                .expected_last_sequence(term.last_sequence + i as u64)
                 .header("Bazaar-Epoch", epoch.to_string().as_str());
             match self.js.send_publish(ORDERS_NEW, message).await {
                 Ok(ack) => acks.push((number, p, ack)),
@@ -234,7 +266,7 @@ impl SequencerTask {
             }
         }
         let mut logged_in_batch = HashMap::new();
-        for (number, p, ack) in acks {
+        for (i, (number, p, ack)) in acks.into_iter().enumerate() {
             if failed {
                 // Later acks are for appends that expected the failed one before them.
                 let _ = ack.await;
@@ -242,8 +274,10 @@ impl SequencerTask {
                 continue;
             }
             match ack.await {
-                Ok(ack) if ack.sequence == number + 1 && !ack.duplicate => {
+                Ok(ack) if ack.sequence == term_start_sequence + i as u64 + 1 && !ack.duplicate => {
                     term.next = number + 1;
+                    term.last_sequence = ack.sequence;
+                    self.next_number.store(term.next, Ordering::Release);
                     term.recent.insert(p.trade.key.as_str().to_string(), number);
                     logged_in_batch.insert(p.trade.key.as_str().to_string(), number);
                     confirmed.push(p.trade.key.clone());
@@ -287,7 +321,7 @@ impl SequencerTask {
             }
         }
         if term.recent.len() > RECENT_PRUNE_AT {
-            let stored = *self.stored.borrow();
+            let stored = self.stored.borrow().count;
             term.recent.retain(|_, number| *number >= stored);
         }
         // A failed append leaves the stream's tail unknown: re-read it before the next batch.
@@ -311,8 +345,10 @@ impl SequencerTask {
         }
     }
 
-    /// Reads the stream's tail and waits until the store holds all of it.
+    /// Starts a term: reads the stream's tail, waits until the store holds all of it, then
+    /// appends the term marker that fences every earlier leader.
     async fn begin_term(&mut self, epoch: u64) -> Result<(), String> {
+        self.term = None;
         let stream = self
             .js
             .get_stream(ORDERS_STREAM)
@@ -320,14 +356,40 @@ impl SequencerTask {
             .map_err(|e| format!("cannot read the order log: {e}"))?;
         let last = stream.cached_info().state.last_sequence;
         let mut stored = self.stored.clone();
-        tokio::time::timeout(CATCH_UP_WAIT, stored.wait_for(|count| *count >= last))
+        let digest = *tokio::time::timeout(CATCH_UP_WAIT, stored.wait_for(|d| d.sequence >= last))
             .await
-            .map_err(|_| format!("store is still catching up to {last} orders"))?
+            .map_err(|_| format!("store is still catching up to sequence {last}"))?
             .map_err(|_| "log follower stopped".to_string())?;
-        tracing::info!(epoch, next = last, "appending to the order log");
+        // Refused unless `last` is still the tail, in which case the count read at `last` holds.
+        let marker = TermStart {
+            leader: self.lease.id(),
+            epoch,
+            next_number: digest.count,
+        };
+        let message = PublishMessage::build()
+            .payload(encode(&marker))
+            .expected_last_sequence(last);
+        let ack = self
+            .js
+            .send_publish(ORDERS_TERM, message)
+            .await
+            .map_err(|e| format!("cannot append the term marker: {e}"))?
+            .await
+            .map_err(|e| format!("term marker refused: {e}"))?;
+        if digest.sequence != last {
+            return Err("the store moved past the tail it was read at".into());
+        }
+        tracing::info!(
+            epoch,
+            next = digest.count,
+            sequence = ack.sequence,
+            "term started: appending to the order log"
+        );
+        self.next_number.store(digest.count, Ordering::Release);
         self.term = Some(Term {
             epoch,
-            next: last,
+            next: digest.count,
+            last_sequence: ack.sequence,
             recent: HashMap::new(),
         });
         Ok(())

@@ -2,13 +2,15 @@
 //!
 //! Every replica, the leader included, materialises the JetStream order log here, in stream
 //! order, and answers order queries from it. Three tables: `orders` (number -> record),
-//! `keys` (idempotency key -> number, so a retried trade finds its number) and `meta` (how many
-//! orders are stored and the chained hash over them). A batch of records lands in one write
-//! transaction together with the new count, so a crash leaves a prefix of the log, never a hole.
+//! `keys` (idempotency key -> number, so a retried trade finds its number) and `meta` (the last
+//! stream sequence applied, how many orders are stored and the chained hash over them). A batch
+//! lands in one write transaction together with the new sequence, so a crash leaves a prefix of
+//! the log, never a hole.
 //!
 //! Every method blocks on disk: call them from `spawn_blocking`.
 
 use bazaar_nats::messages::{Order, OrderRecord};
+use bazaar_nats::subjects::{ORDERS_NEW, ORDERS_TERM};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
 use std::sync::Arc;
@@ -18,6 +20,7 @@ const KEYS: TableDefinition<&str, u64> = TableDefinition::new("keys");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const META_COUNT: &str = "count";
 const META_HASH: &str = "hash";
+const META_SEQUENCE: &str = "sequence";
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,8 +31,8 @@ pub enum StoreError {
     /// A stored record could not be decoded.
     #[error("order store holds a corrupt record: {0}")]
     Corrupt(String),
-    /// A record was offered out of order (a bug in the caller: the log is applied in order).
-    #[error("order {got} offered while {expected} was expected next")]
+    /// A message was offered out of order (a bug in the caller: the log is applied in order).
+    #[error("stream sequence {got} offered while {expected} was expected next")]
     OutOfOrder {
         /// The next number the store expected.
         expected: u64,
@@ -42,51 +45,68 @@ fn db_err(e: impl Into<redb::Error>) -> StoreError {
     StoreError::Db(e.into())
 }
 
-/// How many orders a replica holds and a hash over all of them: equal histories, equal digests.
+/// How far a replica got in the stream, how many orders it holds and a hash over all of them:
+/// equal histories, equal digests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Digest {
+    /// The last stream sequence applied.
+    pub sequence: u64,
     /// Orders `0 .. count` are stored.
     pub count: u64,
     /// FNV-1a, chained over every record in number order.
     pub hash: u64,
 }
 
-/// One message of the order log as the store takes it.
+/// What one message of the order stream is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    /// An order on `orders.new`.
+    Order(OrderRecord),
+    /// A leader's term marker on `orders.term`: moves the sequence, holds no order.
+    Term,
+    /// Something that is not a valid log message (injected by hand): skipped, reason given.
+    Void(String),
+}
+
+/// One message of the order stream as the store takes it.
 #[derive(Debug, Clone)]
 pub struct LogEntry {
-    /// Transaction number: the stream sequence minus one.
-    pub number: u64,
-    /// The decoded order; `None` for a message that is not a valid order for this number
-    /// (injected by hand). Such a void entry uses up its number but holds no order.
-    pub record: Option<OrderRecord>,
-    /// The message payload as published; the digest chains over it.
+    /// Its stream sequence (1-based, contiguous over the whole stream).
+    pub sequence: u64,
+    /// What it holds.
+    pub kind: EntryKind,
+    /// The payload as published; the digest chains over the orders' payloads.
     pub raw: bytes::Bytes,
 }
 
 impl LogEntry {
-    /// Decodes a log message found at stream sequence `sequence` (1-based).
-    ///
-    /// # Errors
-    /// The entry is still returned, void, with the reason it is void.
-    pub fn decode(sequence: u64, raw: bytes::Bytes) -> (Self, Option<String>) {
-        let number = sequence.saturating_sub(1);
-        let (record, problem) = match serde_json::from_slice::<OrderRecord>(&raw) {
-            Ok(r) if r.number == number => (Some(r), None),
-            Ok(r) => (
-                None,
-                Some(format!("claims number {} at number {number}", r.number)),
-            ),
-            Err(e) => (None, Some(format!("is not an order record: {e}"))),
+    /// Decodes a message found on `subject` at stream `sequence`.
+    pub fn decode(subject: &str, sequence: u64, raw: bytes::Bytes) -> Self {
+        let kind = if subject == ORDERS_NEW {
+            match serde_json::from_slice::<OrderRecord>(&raw) {
+                Ok(record) => EntryKind::Order(record),
+                Err(e) => EntryKind::Void(format!("is not an order record: {e}")),
+            }
+        } else if subject == ORDERS_TERM {
+            EntryKind::Term
+        } else {
+            EntryKind::Void(format!("has an unknown subject {subject}"))
         };
-        (
-            Self {
-                number,
-                record,
-                raw,
-            },
-            problem,
-        )
+        Self {
+            sequence,
+            kind,
+            raw,
+        }
     }
+}
+
+/// What a batch append did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The store's state after it.
+    pub digest: Digest,
+    /// Messages that were skipped, with the reason: `(sequence, reason)`.
+    pub skipped: Vec<(u64, String)>,
 }
 
 /// A handle to the replica's redb file; cheap to clone.
@@ -155,49 +175,63 @@ impl OrderStore {
             .collect()
     }
 
-    /// Appends entries that continue the stored log, in one durable transaction. Entries the
-    /// store already holds (number below the count) are skipped, so replaying is harmless.
+    /// Applies stream messages that continue the stored log, in one durable transaction.
+    /// Messages the store already applied (sequence not above its own) are skipped, so replaying
+    /// is harmless. An order whose number is not the next one is skipped and reported.
     ///
     /// # Errors
-    /// [`StoreError::OutOfOrder`] when an entry would leave a gap; [`StoreError`] on a write
-    /// failure (then nothing of the batch is stored).
-    pub fn append(&self, entries: &[LogEntry]) -> Result<Digest, StoreError> {
+    /// [`StoreError::OutOfOrder`] when a message would leave a gap in the sequence;
+    /// [`StoreError`] on a write failure (then nothing of the batch is stored).
+    pub fn append(&self, entries: &[LogEntry]) -> Result<Appended, StoreError> {
         let tx = self.db.begin_write().map_err(db_err)?;
-        let digest = {
+        let appended = {
             let mut orders = tx.open_table(ORDERS).map_err(db_err)?;
             let mut keys = tx.open_table(KEYS).map_err(db_err)?;
             let mut meta = tx.open_table(META).map_err(db_err)?;
             let mut digest = read_digest(&meta)?;
+            let mut skipped = Vec::new();
             for entry in entries {
-                if entry.number < digest.count {
+                if entry.sequence <= digest.sequence {
                     continue;
                 }
-                if entry.number != digest.count {
+                if entry.sequence != digest.sequence + 1 {
                     return Err(StoreError::OutOfOrder {
-                        expected: digest.count,
-                        got: entry.number,
+                        expected: digest.sequence + 1,
+                        got: entry.sequence,
                     });
                 }
-                if let Some(record) = &entry.record {
-                    orders
-                        .insert(entry.number, entry.raw.as_ref())
-                        .map_err(db_err)?;
-                    keys.insert(record.key.as_str(), entry.number)
-                        .map_err(db_err)?;
+                digest.sequence = entry.sequence;
+                match &entry.kind {
+                    EntryKind::Order(record) if record.number == digest.count => {
+                        orders
+                            .insert(record.number, entry.raw.as_ref())
+                            .map_err(db_err)?;
+                        keys.insert(record.key.as_str(), record.number)
+                            .map_err(db_err)?;
+                        digest.count += 1;
+                        digest.hash = chain_hash(digest.hash, &entry.raw);
+                    }
+                    EntryKind::Order(record) => skipped.push((
+                        entry.sequence,
+                        format!(
+                            "claims number {} where {} is next",
+                            record.number, digest.count
+                        ),
+                    )),
+                    EntryKind::Term => {}
+                    EntryKind::Void(reason) => skipped.push((entry.sequence, reason.clone())),
                 }
-                digest = Digest {
-                    count: digest.count + 1,
-                    hash: chain_hash(digest.hash, &entry.raw),
-                };
             }
+            meta.insert(META_SEQUENCE, digest.sequence.to_le_bytes().as_slice())
+                .map_err(db_err)?;
             meta.insert(META_COUNT, digest.count.to_le_bytes().as_slice())
                 .map_err(db_err)?;
             meta.insert(META_HASH, digest.hash.to_le_bytes().as_slice())
                 .map_err(db_err)?;
-            digest
+            Appended { digest, skipped }
         };
         tx.commit().map_err(db_err)?;
-        Ok(digest)
+        Ok(appended)
     }
 }
 
@@ -217,6 +251,7 @@ fn read_digest(
         }
     };
     Ok(Digest {
+        sequence: read_u64(META_SEQUENCE)?.unwrap_or(0),
         count: read_u64(META_COUNT)?.unwrap_or(0),
         hash: read_u64(META_HASH)?.unwrap_or(FNV_OFFSET),
     })
@@ -238,7 +273,7 @@ mod tests {
     use super::*;
     use bazaar_nats::{IdempotencyKey, Quantity, Side, StockName};
 
-    fn record(number: u64, key: &str) -> LogEntry {
+    fn order(sequence: u64, number: u64, key: &str) -> LogEntry {
         let record = OrderRecord {
             number,
             key: IdempotencyKey::parse(key).unwrap(),
@@ -246,23 +281,15 @@ mod tests {
             side: Side::Buy,
             quantity: Quantity::parse(2).unwrap(),
         };
-        let raw = serde_json::to_vec(&record).unwrap().into();
-        let (entry, problem) = LogEntry::decode(number + 1, raw);
-        assert_eq!(problem, None);
-        entry
+        LogEntry::decode(
+            ORDERS_NEW,
+            sequence,
+            serde_json::to_vec(&record).unwrap().into(),
+        )
     }
 
-    #[test]
-    fn a_message_that_is_not_an_order_becomes_a_void_entry_that_keeps_numbering() {
-        let (_dir, store) = temp_store();
-        let (void, problem) = LogEntry::decode(2, bytes::Bytes::from_static(b"hello"));
-        assert!(problem.is_some());
-        store
-            .append(&[record(0, "a"), void, record(2, "c")])
-            .unwrap();
-        assert_eq!(store.digest().unwrap().count, 3);
-        assert_eq!(store.get(1).unwrap(), None);
-        assert_eq!(store.get(2).unwrap().unwrap().number, 2);
+    fn term(sequence: u64) -> LogEntry {
+        LogEntry::decode(ORDERS_TERM, sequence, bytes::Bytes::from_static(b"{}"))
     }
 
     fn temp_store() -> (tempfile::TempDir, OrderStore) {
@@ -274,36 +301,61 @@ mod tests {
     #[test]
     fn appended_orders_can_be_read_back_by_number_and_key() {
         let (_dir, store) = temp_store();
-        store.append(&[record(0, "a"), record(1, "b")]).unwrap();
+        store
+            .append(&[term(1), order(2, 0, "a"), order(3, 1, "b")])
+            .unwrap();
         assert_eq!(store.get(1).unwrap().unwrap().number, 1);
         assert_eq!(store.get(2).unwrap(), None);
         assert_eq!(
             store.numbers_of(["b", "a", "zz"]).unwrap(),
             vec![Some(1), Some(0), None]
         );
-        assert_eq!(store.digest().unwrap().count, 2);
+        let digest = store.digest().unwrap();
+        assert_eq!((digest.sequence, digest.count), (3, 2));
     }
 
     #[test]
-    fn replaying_stored_orders_changes_nothing() {
+    fn replaying_applied_messages_changes_nothing() {
         let (_dir, store) = temp_store();
-        let first = store.append(&[record(0, "a"), record(1, "b")]).unwrap();
-        let again = store.append(&[record(1, "b")]).unwrap();
-        assert_eq!(first, again);
+        let first = store.append(&[order(1, 0, "a"), order(2, 1, "b")]).unwrap();
+        let again = store.append(&[order(2, 1, "b")]).unwrap();
+        assert_eq!(first.digest, again.digest);
     }
 
     #[test]
-    fn a_gap_is_refused_and_nothing_of_the_batch_is_stored() {
+    fn a_gap_in_the_stream_is_refused_and_nothing_of_the_batch_is_stored() {
         let (_dir, store) = temp_store();
-        let err = store.append(&[record(0, "a"), record(2, "c")]).unwrap_err();
+        let err = store
+            .append(&[order(1, 0, "a"), order(3, 1, "c")])
+            .unwrap_err();
         assert!(matches!(
             err,
             StoreError::OutOfOrder {
-                expected: 1,
-                got: 2
+                expected: 2,
+                got: 3
             }
         ));
         assert_eq!(store.digest().unwrap().count, 0);
+    }
+
+    #[test]
+    fn messages_that_are_not_the_next_order_are_skipped_and_reported() {
+        let (_dir, store) = temp_store();
+        let garbage = LogEntry::decode(ORDERS_NEW, 2, bytes::Bytes::from_static(b"hello"));
+        let appended = store
+            .append(&[
+                order(1, 0, "a"),
+                garbage,
+                order(3, 5, "x"),
+                order(4, 1, "b"),
+            ])
+            .unwrap();
+        assert_eq!(
+            appended.skipped.iter().map(|s| s.0).collect::<Vec<_>>(),
+            [2, 3]
+        );
+        assert_eq!((appended.digest.sequence, appended.digest.count), (4, 2));
+        assert_eq!(store.get(1).unwrap().unwrap().number, 1);
     }
 
     #[test]
@@ -311,10 +363,10 @@ mod tests {
         let (_d1, one) = temp_store();
         let (_d2, two) = temp_store();
         let (_d3, three) = temp_store();
-        one.append(&[record(0, "a"), record(1, "b")]).unwrap();
-        two.append(&[record(0, "a")]).unwrap();
-        two.append(&[record(1, "b")]).unwrap();
-        three.append(&[record(0, "b"), record(1, "a")]).unwrap();
+        one.append(&[order(1, 0, "a"), order(2, 1, "b")]).unwrap();
+        two.append(&[order(1, 0, "a")]).unwrap();
+        two.append(&[order(2, 1, "b")]).unwrap();
+        three.append(&[order(1, 0, "b"), order(2, 1, "a")]).unwrap();
         assert_eq!(one.digest().unwrap(), two.digest().unwrap());
         assert_ne!(one.digest().unwrap().hash, three.digest().unwrap().hash);
     }
