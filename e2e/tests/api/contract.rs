@@ -36,12 +36,33 @@ async fn every_endpoint_and_error_case_follows_the_contract() {
         assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
     }
 
+    // The ETag carries the stock's version, which a trade moves forward.
+    let etag = |system: &System| {
+        let url = format!("{}/stocks/FishCo", system.url());
+        let http = system.http.clone();
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            let tag = response.headers()["etag"]
+                .to_str()
+                .unwrap()
+                .trim_matches('"')
+                .to_string();
+            tag.parse::<u64>().expect("a numeric version")
+        }
+    };
+    let version_before = etag(&system).await;
+
     // POST /orders: numbers from 0, one up per trade, quantities move.
     let first = must_trade(&system, "FishCo", 3, "buy").await;
     let second = must_trade(&system, "FishCo", 1, "sell").await;
     assert_eq!((first.number, second.number), (0, 1));
     let (_, body) = system.get("/stocks/FishCo").await;
     assert_eq!(body["data"]["quantity"], 98);
+    assert_eq!(
+        etag(&system).await,
+        version_before + 2,
+        "two trades, two versions"
+    );
 
     // Content-Type is ignored, as with `curl -d`.
     let response = system

@@ -5,6 +5,7 @@ use crate::bus::BusError;
 use crate::error::AppError;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
+use axum::http::header;
 use bazaar_nats::messages::Stock;
 use bazaar_nats::StockName;
 use serde::Serialize;
@@ -29,11 +30,13 @@ impl Serialize for StockView {
 /// The message every unknown stock gets, whatever the catalog's wording.
 pub(super) const STOCK_NOT_FOUND: &str = "stock not found";
 
-/// One stock: from the cache on a hit, else from the catalog (and then cached).
+/// One stock: from the cache on a hit, else from the catalog (and then cached). The `ETag`
+/// header carries the stock's version, which grows with every change: clients (and the chaos
+/// checker) can tell a newer answer from an older one even when the quantities are equal.
 pub(super) async fn get_one(
     State(state): State<Arc<AppState>>,
     path: Result<Path<String>, PathRejection>,
-) -> Result<Data<StockView>, AppError> {
+) -> Result<([(header::HeaderName, String); 1], Data<StockView>), AppError> {
     let Path(raw) = path?;
     let name = StockName::parse(raw).map_err(|e| AppError::BadRequest(e.0))?;
     let stock = match state.cache.get(&name) {
@@ -49,9 +52,13 @@ pub(super) async fn get_one(
             state.cache.insert(miss, fetched)
         }
     };
-    Ok(Data {
-        data: StockView(stock),
-    })
+    let etag = format!("\"{}\"", stock.version);
+    Ok((
+        [(header::ETAG, etag)],
+        Data {
+            data: StockView(stock),
+        },
+    ))
 }
 
 /// Every stock, in the catalog's order. Not cached, but kept monotonic with what was served.
