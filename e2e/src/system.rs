@@ -247,7 +247,33 @@ impl System {
     }
 
     /// Waits until every running replica reports the same count (at least `min_count`) and hash.
+    ///
+    /// # Panics
+    /// When they do not within `within`.
     pub async fn wait_converged(&mut self, min_count: u64, within: Duration) -> Vec<ReplicaDigest> {
+        match self.converge(min_count, within).await {
+            Ok(digests) => digests,
+            Err(digests) => panic!(
+                "replicas did not converge to {min_count}+ orders within {within:?}: {digests:?}"
+            ),
+        }
+    }
+
+    /// Like [`Self::wait_converged`], but returns the last digests seen instead of panicking,
+    /// for callers that report rather than assert.
+    pub async fn wait_converged_or_report(
+        &mut self,
+        min_count: u64,
+        within: Duration,
+    ) -> Vec<ReplicaDigest> {
+        self.converge(min_count, within).await.unwrap_or_else(|d| d)
+    }
+
+    async fn converge(
+        &mut self,
+        min_count: u64,
+        within: Duration,
+    ) -> Result<Vec<ReplicaDigest>, Vec<ReplicaDigest>> {
         let deadline = Instant::now() + within;
         loop {
             let running: Vec<u32> = (1..=self.orders.len() as u32)
@@ -257,20 +283,18 @@ impl System {
             for id in &running {
                 digests.extend(self.digest(*id).await);
             }
-            let running = running.len();
             let same = digests
                 .windows(2)
                 .all(|w| w[0].count == w[1].count && w[0].hash == w[1].hash);
-            if digests.len() == running
+            if digests.len() == running.len()
                 && same
                 && digests.first().is_some_and(|d| d.count >= min_count)
             {
-                return digests;
+                return Ok(digests);
             }
-            assert!(
-                Instant::now() < deadline,
-                "replicas did not converge to {min_count}+ orders within {within:?}: {digests:?}"
-            );
+            if Instant::now() >= deadline {
+                return Err(digests);
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

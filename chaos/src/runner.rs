@@ -1,0 +1,312 @@
+//! One chaos run: start the system, drive the workload while injecting faults, heal, then check
+//! every invariant.
+
+use crate::checks::{self, Check};
+use crate::faults::Injector;
+use crate::history::{FaultRecord, Outcome, Request, RequestKind};
+use crate::workload::Workload;
+use async_nats::jetstream::consumer;
+use bazaar_e2e::{System, SystemOptions};
+use bazaar_nats::messages::{decode, encode, OrderRecord, PendingQuery, Reply, TradeRequest};
+use bazaar_nats::subjects::{ORDERS_NEW, ORDERS_STREAM, TRADES_PENDING};
+use futures::StreamExt;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// What a run does.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Seeds the workload and the faults: the same seed replays the same choices.
+    pub seed: u64,
+    /// How long to drive load and inject faults.
+    pub duration: Duration,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Mean pause between faults.
+    pub fault_interval: Duration,
+    /// The frontends' retry budget.
+    pub retry_budget: Duration,
+}
+
+/// The summary of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The seed, to replay the run.
+    pub seed: u64,
+    /// Seconds of load and faults.
+    pub duration_secs: f64,
+    /// Trades sent.
+    pub trades_attempted: usize,
+    /// Trades answered 200.
+    pub trades_acknowledged: usize,
+    /// Trades answered 409.
+    pub trades_refused: usize,
+    /// Trades whose outcome the client does not know (503 or a cut connection).
+    pub trades_unknown: usize,
+    /// Lookups sent.
+    pub lookups: usize,
+    /// Lookups that failed.
+    pub lookups_failed: usize,
+    /// Orders in the log at the end.
+    pub orders_logged: usize,
+    /// Faults injected, by kind.
+    pub faults_by_kind: BTreeMap<&'static str, usize>,
+    /// Every fault.
+    pub faults: Vec<FaultRecord>,
+    /// The invariants.
+    pub checks: Vec<Check>,
+    /// The slowest single request, in seconds.
+    pub slowest_request_secs: f64,
+    /// The longest time no request succeeded, in seconds.
+    pub longest_stall_secs: f64,
+}
+
+impl Report {
+    /// Whether every invariant held.
+    pub fn all_hold(&self) -> bool {
+        self.checks.iter().all(|c| c.holds)
+    }
+
+    /// A human summary.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "chaos run, seed {}, {:.0} s\n  trades: {} attempted, {} acknowledged, {} refused (409), {} unknown (503 or cut)\n  lookups: {} ({} failed)\n  orders in the log: {}\n  faults: {} ({})\n  slowest request {:.2} s, longest stall without any success {:.2} s\n",
+            self.seed,
+            self.duration_secs,
+            self.trades_attempted,
+            self.trades_acknowledged,
+            self.trades_refused,
+            self.trades_unknown,
+            self.lookups,
+            self.lookups_failed,
+            self.orders_logged,
+            self.faults.len(),
+            self.faults_by_kind
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.slowest_request_secs,
+            self.longest_stall_secs,
+        );
+        for c in &self.checks {
+            out.push_str(&format!(
+                "  [{}] {}: {}\n",
+                if c.holds { "ok" } else { "FAIL" },
+                c.name,
+                c.detail
+            ));
+        }
+        out
+    }
+}
+
+/// Runs one seeded chaos run against a fresh system and checks the invariants.
+///
+/// # Errors
+/// When the system cannot be healed and read back at the end.
+pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
+    let mut system = System::start(SystemOptions {
+        cache_size: 5,
+        frontends: 2,
+        retry_budget_ms: config.retry_budget.as_millis() as u64,
+        with_orders: true,
+    })
+    .await;
+    let initial = quantities(&system).await;
+    let origin = Instant::now();
+    let until = origin + config.duration;
+    let workload = Workload {
+        frontends: (0..2).map(|i| system.frontend_url(i).to_string()).collect(),
+        stocks: initial.keys().cloned().collect(),
+        clients: config.clients,
+        trade_probability: 0.5,
+        seed: config.seed,
+        origin,
+        until,
+    };
+    let (requests, faults, outages) = {
+        let mut injector = Injector::new(&mut system, config.seed, origin, config.fault_interval);
+        let (requests, ()) = tokio::join!(workload.run(), injector.run(until));
+        (requests, injector.faults, injector.outages)
+    };
+
+    heal(&mut system).await;
+    let unlogged = wait_for_roll_forward(&system).await;
+    let log = read_log(&system).await?;
+    let digests = system
+        .wait_converged_or_report(log.len() as u64, Duration::from_secs(60))
+        .await;
+    let now = quantities(&system).await;
+
+    let longest_allowed = config.retry_budget + Duration::from_secs(4);
+    let checks = vec![
+        checks::acknowledged_trades_are_logged_once(&requests, &log),
+        checks::replicas_converge(&digests, 3, log.len()),
+        checks::quantities_are_conserved(&initial, &now, &log, unlogged),
+        checks::numbers_are_gapless(&log),
+        checks::reads_are_monotonic(&requests),
+        checks::no_failure_while_up(&requests, &outages, longest_allowed),
+    ];
+    Ok(report(config, &requests, faults, log.len(), checks))
+}
+
+fn report(
+    config: &RunConfig,
+    requests: &[Request],
+    faults: Vec<FaultRecord>,
+    orders_logged: usize,
+    checks: Vec<Check>,
+) -> Report {
+    let trades: Vec<&Request> = requests
+        .iter()
+        .filter(|r| matches!(r.kind, RequestKind::Trade { .. }))
+        .collect();
+    let count = |f: &dyn Fn(&Outcome) -> bool| trades.iter().filter(|r| f(&r.outcome)).count();
+    let lookups = requests.len() - trades.len();
+    let lookups_failed = requests
+        .iter()
+        .filter(|r| matches!(r.kind, RequestKind::Lookup { .. }) && r.outcome.is_failure())
+        .count();
+    let mut faults_by_kind = BTreeMap::new();
+    for f in &faults {
+        *faults_by_kind.entry(f.kind).or_insert(0) += 1;
+    }
+    let slowest = requests
+        .iter()
+        .map(|r| r.end - r.start)
+        .max()
+        .unwrap_or_default();
+    Report {
+        seed: config.seed,
+        duration_secs: config.duration.as_secs_f64(),
+        trades_attempted: trades.len(),
+        trades_acknowledged: count(&|o| matches!(o, Outcome::Traded { .. })),
+        trades_refused: count(&|o| matches!(o, Outcome::Refused)),
+        trades_unknown: count(&Outcome::is_failure),
+        lookups,
+        lookups_failed,
+        orders_logged,
+        faults_by_kind,
+        faults,
+        checks,
+        slowest_request_secs: slowest.as_secs_f64(),
+        longest_stall_secs: longest_stall(requests, config.duration).as_secs_f64(),
+    }
+}
+
+/// The longest interval in which no request completed successfully.
+fn longest_stall(requests: &[Request], duration: Duration) -> Duration {
+    let mut ends: Vec<Duration> = requests
+        .iter()
+        .filter(|r| !r.outcome.is_failure())
+        .map(|r| r.end)
+        .collect();
+    ends.sort();
+    let mut last = Duration::ZERO;
+    let mut longest = Duration::ZERO;
+    for end in ends.into_iter().chain(std::iter::once(duration)) {
+        if end > last {
+            longest = longest.max(end - last);
+            last = end;
+        }
+    }
+    longest
+}
+
+/// Starts whatever the injector left down, so the end state can be read.
+async fn heal(system: &mut System) {
+    for order in &mut system.orders {
+        order.thaw();
+        if !order.is_running() {
+            order.restart();
+        }
+    }
+    if !system.catalog.is_running() {
+        system.catalog.restart();
+    }
+    for frontend in &mut system.frontends {
+        if !frontend.is_running() {
+            frontend.restart();
+        }
+    }
+    system.wait_ready().await;
+}
+
+/// Waits until the catalog holds no applied trade that the log lacks (the leader rolls them
+/// forward after a few seconds); returns how many are left after 30 s.
+async fn wait_for_roll_forward(system: &System) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let query = PendingQuery {
+            min_age_ms: 0,
+            limit: 10_000,
+        };
+        let request = async_nats::Request::new()
+            .payload(encode(&query))
+            .timeout(Some(Duration::from_secs(2)));
+        let left = match system.client.send_request(TRADES_PENDING, request).await {
+            Ok(m) => match decode::<Reply<Vec<TradeRequest>>>(&m.payload) {
+                Ok(Reply::Ok { data }) => Some(data.len()),
+                _ => None,
+            },
+            Err(_) => None,
+        };
+        if left == Some(0) {
+            return 0;
+        }
+        if Instant::now() > deadline {
+            return left.unwrap_or(usize::MAX);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Every order in the JetStream log, in stream order.
+async fn read_log(system: &System) -> anyhow::Result<Vec<OrderRecord>> {
+    let js = async_nats::jetstream::new(system.client.clone());
+    let stream = js.get_stream(ORDERS_STREAM).await?;
+    let last = stream.cached_info().state.last_sequence;
+    let mut records = Vec::new();
+    if last == 0 {
+        return Ok(records);
+    }
+    let consumer = stream
+        .create_consumer(consumer::pull::OrderedConfig {
+            filter_subject: ORDERS_NEW.to_string(),
+            deliver_policy: consumer::DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await?;
+    let last_order = stream
+        .get_last_raw_message_by_subject(ORDERS_NEW)
+        .await
+        .map(|m| m.sequence);
+    let Ok(last_order) = last_order else {
+        return Ok(records);
+    };
+    let mut messages = consumer.messages().await?;
+    while let Some(message) = tokio::time::timeout(Duration::from_secs(10), messages.next()).await?
+    {
+        let message = message?;
+        let sequence = message
+            .info()
+            .map_err(|e| anyhow::anyhow!(e))?
+            .stream_sequence;
+        records.push(serde_json::from_slice(&message.payload)?);
+        if sequence >= last_order {
+            break;
+        }
+    }
+    Ok(records)
+}
+
+async fn quantities(system: &System) -> BTreeMap<String, u64> {
+    system
+        .catalog_stocks()
+        .await
+        .into_iter()
+        .map(|s| (s.name.to_string(), s.quantity))
+        .collect()
+}
