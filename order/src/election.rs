@@ -11,26 +11,39 @@
 //! falls, so the highest live id usually wins, and only once their store holds the whole log:
 //! a replica that is behind must not lead.
 //!
+//! A crashed leader need not cost a whole lease: its connection closes, the broker drops its
+//! subscriptions and answers "no responders" to requests for it at once. Followers probe the
+//! leader's digest subject on every poll; after [`DEAD_AFTER_PROBES`] such answers in a row they
+//! delete the key at the revision they read (so a renewal in between wins), and the election runs.
+//! A follower that finds its own id in the key (it stepped down, or crashed and came back) deletes
+//! it the same way. A false alarm (a leader cut off from the broker) costs only a leader change:
+//! the old leader's renewal fails and the term marker fences its appends.
+//!
 //! The lease alone cannot stop a paused leader from believing it leads; the order log's expected
 //! sequence fences it at the data layer (see `sequencer`).
 
 use crate::store::Digest;
 use async_nats::jetstream::{self, kv};
 use bazaar_nats::setup::LEADER_LEASE;
-use bazaar_nats::subjects::{LEADER_KEY, ORDERS_STREAM};
+use bazaar_nats::subjects::{order_digest, LEADER_KEY, ORDERS_STREAM};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// How often a follower looks at the key.
-const POLL: Duration = Duration::from_millis(100);
+const POLL: Duration = Duration::from_millis(50);
+/// Consecutive probes the broker must answer "no responders" for the leader's subjects before a
+/// follower takes the leader for dead and releases its lease.
+const DEAD_AFTER_PROBES: u32 = 3;
+/// How long a probe of the leader may take.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(250);
 /// How often the leader renews (a quarter of the lease).
 const RENEW: Duration = Duration::from_millis(250);
 /// Subtracted from the lease to cover timer granularity and clock rate differences.
 const SAFETY_MARGIN: Duration = Duration::from_millis(200);
 /// Extra wait before campaigning, per id below the highest.
-const STAGGER: Duration = Duration::from_millis(100);
+const STAGGER: Duration = Duration::from_millis(50);
 
 /// What this replica currently is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +139,7 @@ pub struct Election {
     replicas: u32,
     kv: kv::Store,
     js: jetstream::Context,
+    client: async_nats::Client,
     stored: watch::Receiver<Digest>,
 }
 
@@ -137,6 +151,7 @@ impl Election {
         replicas: u32,
         kv: kv::Store,
         js: jetstream::Context,
+        client: async_nats::Client,
         stored: watch::Receiver<Digest>,
     ) -> Self {
         Self {
@@ -144,6 +159,7 @@ impl Election {
             replicas,
             kv,
             js,
+            client,
             stored,
         }
     }
@@ -155,6 +171,7 @@ impl Election {
         let value = bytes::Bytes::from(id.to_string());
         let mut revision = 0u64;
         let mut vacant_since: Option<Instant> = None;
+        let mut silent_probes = 0u32;
         let stagger = STAGGER * self.replicas.saturating_sub(id);
         loop {
             let pause = match self.lease.role() {
@@ -181,6 +198,9 @@ impl Election {
                                 .ok()
                                 .and_then(|s| s.parse().ok());
                             self.lease.set(Role::Follower { leader });
+                            if self.holder_is_gone(leader, &mut silent_probes).await {
+                                self.release(entry.revision, leader).await;
+                            }
                         }
                         Ok(_) => {
                             self.lease.set(Role::Follower { leader: None });
@@ -229,6 +249,45 @@ impl Election {
                 Ok(()) => tracing::info!(replica = id, "resigned the leadership"),
                 Err(e) => tracing::warn!(error = %e, "could not resign; the lease will expire"),
             }
+        }
+    }
+
+    /// Whether the lease's holder is known to be gone: it is this (following) replica, or the
+    /// broker has answered "no responders" for it [`DEAD_AFTER_PROBES`] times in a row.
+    async fn holder_is_gone(&self, holder: Option<u32>, silent_probes: &mut u32) -> bool {
+        let Some(holder) = holder else {
+            return false;
+        };
+        if holder == self.lease.id() {
+            return true;
+        }
+        let probe = async_nats::Request::new()
+            .payload(bytes::Bytes::new())
+            .timeout(Some(PROBE_TIMEOUT));
+        match self.client.send_request(order_digest(holder), probe).await {
+            Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => *silent_probes += 1,
+            _ => *silent_probes = 0,
+        }
+        if *silent_probes >= DEAD_AFTER_PROBES {
+            *silent_probes = 0;
+            return true;
+        }
+        false
+    }
+
+    /// Deletes the lease at `revision`, so a renewal that came in between is not lost.
+    async fn release(&self, revision: u64, holder: Option<u32>) {
+        match self
+            .kv
+            .delete_expect_revision(LEADER_KEY, Some(revision))
+            .await
+        {
+            Ok(()) => tracing::info!(
+                replica = self.lease.id(),
+                holder = ?holder,
+                "released the lease of a leader that is gone"
+            ),
+            Err(e) => tracing::debug!(error = %e, "lease changed before it could be released"),
         }
     }
 

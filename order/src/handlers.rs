@@ -19,6 +19,14 @@ use tracing::Instrument;
 /// How long the leader waits for an order it logged to reach its own store.
 const STORE_WAIT: Duration = Duration::from_secs(2);
 
+/// The replica's subscriptions, made before it may campaign.
+#[derive(Debug)]
+pub struct Subscriptions {
+    trades: async_nats::Subscriber,
+    gets: async_nats::Subscriber,
+    digests: async_nats::Subscriber,
+}
+
 /// Everything a handler needs; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Handlers {
@@ -37,15 +45,33 @@ pub struct Handlers {
 }
 
 impl Handlers {
-    /// Serves this replica's subjects until `stop`; returns once every subscription is closed.
+    /// Subscribes to this replica's subjects.
     ///
     /// # Errors
     /// When a subscription cannot be made.
-    pub async fn serve(self, stop: CancellationToken) -> anyhow::Result<()> {
+    pub async fn subscribe(&self) -> anyhow::Result<Subscriptions> {
         let id = self.lease.id();
-        let mut trades = self.client.subscribe(order_trade(id)).await?;
-        let mut gets = self.client.subscribe(order_get(id)).await?;
-        let mut digests = self.client.subscribe(order_digest(id)).await?;
+        Ok(Subscriptions {
+            trades: self.client.subscribe(order_trade(id)).await?,
+            gets: self.client.subscribe(order_get(id)).await?,
+            digests: self.client.subscribe(order_digest(id)).await?,
+        })
+    }
+
+    /// Serves the subscriptions until `stop`; returns once every subscription is closed.
+    ///
+    /// # Errors
+    /// Never, today; the type leaves room for failures worth reporting.
+    pub async fn serve(
+        self,
+        subscriptions: Subscriptions,
+        stop: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let Subscriptions {
+            mut trades,
+            mut gets,
+            mut digests,
+        } = subscriptions;
         loop {
             tokio::select! {
                 () = stop.cancelled() => break,

@@ -97,9 +97,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         config.replicas,
         kv,
         js.clone(),
+        client.clone(),
         stored.clone(),
     );
-    let mut election_task = tokio::spawn(election.run(stop.child_token()));
     let mut sweep_task = tokio::spawn(rollforward::run(
         lease.clone(),
         catalog.clone(),
@@ -114,7 +114,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         store,
         stored,
     };
-    let mut handler_task = tokio::spawn(handlers.serve(stop.child_token()));
+    // Subscribe before campaigning: followers take a leader without subscriptions for dead.
+    let subscriptions = handlers.subscribe().await?;
+    let mut handler_task = tokio::spawn(handlers.serve(subscriptions, stop.child_token()));
+    let mut election_task = tokio::spawn(election.run(stop.child_token()));
     tracing::info!(replica = config.id, stored = initial.count, store = %path.display(), "order replica ready");
 
     tokio::pin!(shutdown);

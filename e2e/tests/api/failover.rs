@@ -102,3 +102,35 @@ async fn a_replica_with_a_wiped_data_dir_rebuilds_the_whole_history() {
     let digests = system.wait_converged(10, Duration::from_secs(20)).await;
     assert_eq!(digests.len(), 3);
 }
+
+#[tokio::test]
+async fn a_frozen_leader_is_replaced_and_rejoins_as_a_follower_when_thawed() {
+    let mut system = System::start(SystemOptions::default()).await;
+    let mut trades = vec![must_trade(&system, "GameStart", 1, "buy").await];
+    let old = system.wait_for_leader(None, Duration::from_secs(10)).await;
+    system.order(old).freeze();
+    // Trades keep working: the frontend waits out the lease and finds the new leader.
+    trades.push(must_trade(&system, "GameStart", 2, "sell").await);
+    let new = system
+        .wait_for_leader(Some(old), Duration::from_secs(10))
+        .await;
+    assert_ne!(new, old);
+    system.order(old).thaw();
+    for _ in 0..5 {
+        trades.push(must_trade(&system, "GameStart", 1, "buy").await);
+    }
+    let digests = system
+        .wait_converged(trades.len() as u64, Duration::from_secs(20))
+        .await;
+    let leaders: Vec<u32> = digests
+        .iter()
+        .filter(|d| d.leader)
+        .map(|d| d.replica)
+        .collect();
+    assert_eq!(
+        leaders,
+        vec![new],
+        "the thawed replica follows: {digests:?}"
+    );
+    assert_orders_match(&system, &trades).await;
+}
