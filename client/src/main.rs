@@ -1,5 +1,5 @@
 //! The `bazaar-client` binary: parse the flags, run the workload, print the table, write the
-//! report, and exit non-zero when an acknowledged order did not read back.
+//! report. Exits 1 when an acknowledged order did not read back, 2 when the run could not start.
 
 use anyhow::Context as _;
 use bazaar_client::{run, Config};
@@ -16,7 +16,13 @@ async fn main() -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|_| "bazaar_client=warn".into()),
         )
         .init();
-    let report = run(&config.workload).await?;
+    let report = match run(&config.workload).await {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("bazaar-client: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     print!("{}", report.table());
     if let Some(out) = &config.out {
         report

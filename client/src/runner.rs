@@ -58,16 +58,29 @@ pub async fn fetch_stock_names(url: &str, workload: &Workload) -> Result<Vec<Str
         .get(format!("{base}/stocks"))
         .send()
         .await
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(error_chain(&e)))?;
     if !response.status().is_success() {
         return Err(fail(format!("status {}", response.status())));
     }
-    let list: StockList = response.json().await.map_err(|e| fail(e.to_string()))?;
+    let list: StockList = response.json().await.map_err(|e| fail(error_chain(&e)))?;
     let names: Vec<String> = list.data.into_iter().map(|s| s.name).collect();
     if names.is_empty() {
         return Err(fail("the list is empty".into()));
     }
     Ok(names)
+}
+
+/// An error with its causes, `outer: inner: innermost` (reqwest's own text omits the cause, such
+/// as "connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn progress_bar(workload: &Workload, length: Option<u64>, what: &str) -> ProgressBar {
