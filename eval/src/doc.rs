@@ -64,15 +64,20 @@ pub fn render(r: &Results) -> String {
     let _ = writeln!(
         out,
         "Everything ran on this one machine: nats-server, the catalog, three order replicas, one \
-         frontend (release builds) and the load client, all on loopback. `scripts/evaluate` \
-         installs nats-server if needed (`scripts/install-nats-server`), runs \
-         `cargo build --release --workspace --bins`, then:\n"
+         frontend ({}) and the load client, all on loopback. `scripts/evaluate` installs \
+         nats-server if needed (`scripts/install-nats-server`), runs \
+         `cargo build --release --workspace --bins`, then:\n",
+        if r.binaries.trim_end_matches('/').ends_with("release") {
+            "release builds".to_string()
+        } else {
+            format!("binaries from `{}`", r.binaries)
+        }
     );
     let _ = writeln!(out, "```\n{}\n```\n", r.command);
     let _ = writeln!(
         out,
         "Each experiment starts a fresh system through the end-to-end harness (`bazaar-e2e`, \
-         binaries from `BAZAAR_BIN_DIR=target/release`) and drives it with the `bazaar-client` \
+         binaries from `BAZAAR_BIN_DIR`) and drives it with the `bazaar-client` \
          library. The same workload runs by hand against `scripts/run` with, e.g., \
          `target/release/bazaar-client --clients 5 --iterations 300 --p 0.4 --out report.json`.\n"
     );
@@ -98,7 +103,7 @@ fn sweep_section(out: &mut String, r: &Results) {
     );
     let _ = writeln!(
         out,
-        "{} clients, {} iterations each per p, on one system with a cache of {} stocks and one \
+        "{} clients, {} iterations each per p (the same seed at every p), on one system with a cache of {} stocks and one \
          with the cache off (after an unmeasured warm-up of {} iterations per client). The \
          catalog holds {} stocks.\n",
         c.sweep_clients,
@@ -193,6 +198,12 @@ fn sweep_section(out: &mut String, r: &Results) {
             first.p,
             hit(last),
             last.p,
+        );
+    }
+    if r.sweep.iter().any(|pt| pt.p == 0.0) {
+        let _ = writeln!(
+            out,
+            "At p = 0 nothing trades, so the trade and order query plots start at the next p.\n"
         );
     }
     for kind in Kind::ALL {

@@ -87,6 +87,8 @@ pub struct Results {
     pub machine: machine::Machine,
     /// The command line that produced it.
     pub command: String,
+    /// Where the measured service binaries came from (`BAZAAR_BIN_DIR`).
+    pub binaries: String,
     /// The experiments' parameters.
     pub config: Parameters,
     /// Experiment (a).
@@ -114,6 +116,7 @@ pub async fn evaluate(config: &Config, command: String) -> anyhow::Result<Result
     let results = Results {
         machine,
         command,
+        binaries: bazaar_e2e::process::bin_dir().display().to_string(),
         config: Parameters::from(config),
         sweep,
         timeline,

@@ -34,15 +34,16 @@ pub fn ms_label(v: f64) -> String {
     }
 }
 
-/// A log-scale range covering `values` with some room.
-fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+/// A log-scale range covering `values`, with `headroom` times the largest on top (room for the
+/// legend).
+fn log_range(values: impl Iterator<Item = f64>, headroom: f64) -> std::ops::Range<f64> {
     let (lo, hi) = values
         .filter(|v| *v > 0.0)
         .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
     if lo > hi {
         return 0.01..1.0;
     }
-    (lo / 1.6)..(hi * 1.6)
+    (lo / 1.6)..(hi * headroom)
 }
 
 /// A legend sample: a solid or dashed stroke of `color`. (A macro, not a function: the element
@@ -94,7 +95,7 @@ pub fn sweep_plot(path: &Path, kind: Kind, points: &[SweepPoint]) -> anyhow::Res
         ("cache off, p50", OFF, false, series(false, p50)),
         ("cache off, p99", OFF, true, series(false, p99)),
     ];
-    let y = log_range(all.iter().flat_map(|s| s.3.iter().map(|p| p.1)));
+    let y = log_range(all.iter().flat_map(|s| s.3.iter().map(|p| p.1)), 2.5);
     let max_p = points.iter().map(|p| p.p).fold(0.0, f64::max);
 
     let root = SVGBackend::new(path, (760, 480)).into_drawing_area();
@@ -315,7 +316,7 @@ pub fn crash_plot(path: &Path, run: &CrashRun) -> anyhow::Result<()> {
         .iter()
         .map(|&(k, c)| (k, c, windows(samples, k, window)))
         .collect();
-    let y = log_range(samples.iter().map(|s| s.latency_us as f64 / 1000.0));
+    let y = log_range(samples.iter().map(|s| s.latency_us as f64 / 1000.0), 25.0);
     let end_s = samples.last().map_or(1.0, |s| s.at_ms / 1000.0) + 0.2;
 
     let root = SVGBackend::new(path, (900, 480)).into_drawing_area();
