@@ -114,7 +114,7 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
         with_orders: true,
     })
     .await;
-    let initial = quantities(&system).await;
+    let initial = system.catalog_quantities().await;
     let origin = Instant::now();
     let until = origin + config.duration;
     let workload = Workload {
@@ -138,7 +138,7 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
     let digests = system
         .wait_converged_or_report(log.len() as u64, Duration::from_secs(60))
         .await;
-    let now = quantities(&system).await;
+    let now = system.catalog_quantities().await;
 
     let longest_allowed = config.retry_budget + Duration::from_secs(4);
     let checks = vec![
@@ -300,13 +300,4 @@ async fn read_log(system: &System) -> anyhow::Result<Vec<OrderRecord>> {
         }
     }
     Ok(records)
-}
-
-async fn quantities(system: &System) -> BTreeMap<String, u64> {
-    system
-        .catalog_stocks()
-        .await
-        .into_iter()
-        .map(|s| (s.name.to_string(), s.quantity))
-        .collect()
 }

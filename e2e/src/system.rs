@@ -330,6 +330,15 @@ impl System {
         }
     }
 
+    /// Every stock's quantity as the catalog holds it, by name.
+    pub async fn catalog_quantities(&self) -> std::collections::BTreeMap<String, u64> {
+        self.catalog_stocks()
+            .await
+            .into_iter()
+            .map(|s| (s.name.to_string(), s.quantity))
+            .collect()
+    }
+
     /// `GET {frontend}{path}`: status and JSON body.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.get_on(0, path).await

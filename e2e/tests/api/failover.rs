@@ -1,6 +1,6 @@
 //! Replica crashes: the leader killed mid-stream, a follower stopped and brought back.
 
-use crate::helpers::{assert_conservation, assert_orders_match, must_trade, quantities, Acked};
+use crate::helpers::{assert_conservation, assert_orders_match, must_trade, Acked};
 use bazaar_e2e::{System, SystemOptions};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 #[tokio::test]
 async fn killing_the_leader_mid_stream_loses_nothing_and_a_follower_leads() {
     let mut system = System::start(SystemOptions::default()).await;
-    let initial = quantities(&system).await;
+    let initial = system.catalog_quantities().await;
     let old_leader = system.wait_for_leader(None, Duration::from_secs(10)).await;
     let stop = AtomicBool::new(false);
 

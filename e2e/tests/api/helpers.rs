@@ -41,26 +41,11 @@ pub(crate) async fn assert_conservation(
             other => panic!("unknown side {other}"),
         }
     }
-    let actual: BTreeMap<String, u64> = system
-        .catalog_stocks()
-        .await
-        .into_iter()
-        .map(|s| (s.name.to_string(), s.quantity))
-        .collect();
+    let actual = system.catalog_quantities().await;
     assert_eq!(
         actual, expected,
         "catalog quantities disagree with the acknowledged trades"
     );
-}
-
-/// Initial quantities of every stock, from the catalog.
-pub(crate) async fn quantities(system: &System) -> BTreeMap<String, u64> {
-    system
-        .catalog_stocks()
-        .await
-        .into_iter()
-        .map(|s| (s.name.to_string(), s.quantity))
-        .collect()
 }
 
 /// Asserts the numbers are exactly 0..n and every order reads back as acknowledged.

@@ -1,6 +1,6 @@
 //! Concurrent trades through the frontend reach every replica identically.
 
-use crate::helpers::{assert_conservation, assert_orders_match, must_trade, quantities, Acked};
+use crate::helpers::{assert_conservation, assert_orders_match, must_trade, Acked};
 use bazaar_e2e::{System, SystemOptions};
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ const STOCKS: [&str; 4] = ["GameStart", "FishCo", "BoarCo", "MenhirCo"];
 #[tokio::test]
 async fn concurrent_trades_leave_identical_replicas_and_conserved_quantities() {
     let mut system = System::start(SystemOptions::default()).await;
-    let initial = quantities(&system).await;
+    let initial = system.catalog_quantities().await;
     let clients = 16;
     let per_client = 8;
     let system_ref = &system;
