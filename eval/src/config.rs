@@ -22,7 +22,7 @@ pub struct Config {
     #[arg(long, default_value_t = 5)]
     pub sweep_clients: usize,
     /// Sweep: iterations per client at each p.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 500)]
     pub sweep_iterations: u64,
     /// Sweep: iterations per client of the unmeasured warm-up run on each fresh system.
     #[arg(long, default_value_t = 30)]

@@ -103,9 +103,11 @@ fn sweep_section(out: &mut String, r: &Results) {
     );
     let _ = writeln!(
         out,
-        "{} clients, {} iterations each per p (the same seed at every p), on one system with a cache of {} stocks and one \
-         with the cache off (after an unmeasured warm-up of {} iterations per client). The \
-         catalog holds {} stocks.\n",
+        "{} clients, {} iterations each per p (the same seed at every p), on two systems side \
+         by side, one with a cache of {} stocks and one with the cache off, taking turns at each \
+         p (after an unmeasured warm-up of {} iterations per client). The catalog holds {} \
+         stocks. The clients run closed-loop (each sends its next request as soon as the last \
+         answer arrives) on the same cores as the services.\n",
         c.sweep_clients,
         c.sweep_iterations,
         c.cache_size,

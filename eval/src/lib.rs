@@ -99,6 +99,8 @@ pub struct Results {
     pub crash: Vec<crash::CrashRun>,
     /// Wall-clock seconds of the whole evaluation.
     pub elapsed_secs: f64,
+    /// The 1-minute load average when it ended.
+    pub load_at_end: f64,
 }
 
 /// Runs every experiment, then writes the plots, the raw results and the document.
@@ -122,6 +124,7 @@ pub async fn evaluate(config: &Config, command: String) -> anyhow::Result<Result
         timeline,
         crash,
         elapsed_secs: started.elapsed().as_secs_f64(),
+        load_at_end: machine::load_average(),
     };
     write(config, &results)?;
     Ok(results)

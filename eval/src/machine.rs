@@ -22,6 +22,18 @@ pub struct Machine {
     pub commit: String,
     /// When the evaluation started, UTC.
     pub date: String,
+    /// `/proc/loadavg`'s 1-minute load when the evaluation started: other work on the machine
+    /// shows up in the figures.
+    pub load_at_start: f64,
+}
+
+/// The 1-minute load average now (0 when unknown).
+pub fn load_average() -> f64 {
+    read("/proc/loadavg")
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }
 
 fn read(path: &str) -> String {
@@ -63,6 +75,7 @@ impl Machine {
             rustc: command("rustc", &["--version"]),
             commit: command("git", &["describe", "--always", "--dirty"]),
             date: command("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+            load_at_start: load_average(),
         }
     }
 }
