@@ -1,0 +1,65 @@
+//! The `bazaar-bench` binary: runs the benchmark and writes docs/PERFORMANCE.md, or (as
+//! `bazaar-bench bare-http`) serves the bare handler the benchmark measures as its HTTP floor.
+
+use anyhow::Context as _;
+use bazaar_bench::{doc, results::Results, run, Cli, Helper};
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // The harness runs the binaries next to this one (target/release) unless told otherwise.
+    if std::env::var_os("BAZAAR_BIN_DIR").is_none() {
+        if let Some(dir) = std::env::current_exe()?.parent() {
+            std::env::set_var("BAZAAR_BIN_DIR", dir);
+        }
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    match cli.command {
+        Some(Helper::BareHttp { listen }) => runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            bazaar_bench::bare::serve(listener).await
+        }),
+        None => runtime.block_on(bench(cli)),
+    }
+}
+
+async fn bench(cli: Cli) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "bazaar_bench=info,bazaar_client=warn".into()),
+        )
+        .init();
+    let config = cli.bench;
+    let command = std::iter::once("bazaar-bench".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let results = run::run(&config, command).await?;
+    let perf_dir = config.docs_dir.join("perf");
+    run::write_json(&results, &perf_dir.join("latest.json"))?;
+    let baseline: Option<Results> = std::fs::read_to_string(perf_dir.join("baseline.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok());
+    let document = doc::render(&results, baseline.as_ref());
+    let path = config.docs_dir.join("PERFORMANCE.md");
+    std::fs::write(&path, &document).with_context(|| format!("cannot write {}", path.display()))?;
+    for goal in results.goals() {
+        println!(
+            "{:<8} {} -- {} [{}]",
+            match goal.met {
+                Some(true) => "met",
+                Some(false) => "MISSED",
+                None => "-",
+            },
+            goal.goal,
+            goal.measured,
+            goal.floor
+        );
+    }
+    tracing::info!(document = %path.display(), secs = results.elapsed_secs as u64, "performance document written");
+    Ok(())
+}

@@ -1,0 +1,311 @@
+//! Everything one benchmark run measured, and the goals judged from it.
+
+use crate::latency::Latency;
+use crate::machine::Machine;
+use crate::wrk::WrkRun;
+use serde::{Deserialize, Serialize};
+
+/// One wrk measurement and how it was made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measured {
+    /// What was measured, e.g. `cached lookup`.
+    pub what: String,
+    /// The request, e.g. `GET /stocks/GameStart`.
+    pub request: String,
+    /// wrk `-t`.
+    pub threads: u32,
+    /// wrk `-c`.
+    pub connections: u32,
+    /// wrk's figures.
+    pub run: WrkRun,
+}
+
+/// The floors, measured in the same run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Floors {
+    /// Bare axum handler, wrk `-t1 -c1`.
+    pub http_one: Measured,
+    /// Bare axum handler, wrk `-t2 -c32`.
+    pub http_many: Measured,
+    /// Bare NATS request-reply, sequential.
+    pub nats: Latency,
+    /// Bare redb commit with `Durability::Immediate`, sequential.
+    pub redb: Latency,
+}
+
+/// The reference workload (bazaar-client) run for trades.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientRun {
+    /// Simulated clients.
+    pub clients: usize,
+    /// Seconds of load.
+    pub load_secs: f64,
+    /// Trades: latency and throughput.
+    pub trade: bazaar_client::KindSummary,
+    /// Lookups.
+    pub lookup: bazaar_client::KindSummary,
+    /// Order queries of the verification phase.
+    pub order_query: bazaar_client::KindSummary,
+    /// Orders acknowledged.
+    pub acknowledged: u64,
+    /// Acknowledged orders read back identical.
+    pub verified: u64,
+    /// Read back different or unknown.
+    pub mismatches: u64,
+}
+
+/// Filling the log to a size.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Fill {
+    /// Orders stored afterwards.
+    pub stored: u64,
+    /// Orders appended.
+    pub appended: u64,
+    /// Seconds to publish them.
+    pub publish_secs: f64,
+    /// Seconds from the first publish until every replica stored them all.
+    pub materialised_secs: f64,
+}
+
+/// A replica catching up after missing orders.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CatchUp {
+    /// The replica stopped.
+    pub replica: u32,
+    /// Orders appended while it was down.
+    pub missed: u64,
+    /// Orders the log held when it was restarted.
+    pub target: u64,
+    /// Seconds from its restart until its digest count matched.
+    pub secs: f64,
+    /// Whether its hash then matched the others'.
+    pub identical: bool,
+}
+
+/// One process's resident memory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Memory {
+    /// The service, e.g. `order-2`.
+    pub service: String,
+    /// `VmRSS`, KiB.
+    pub rss_kib: u64,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    /// Where and when.
+    pub machine: Machine,
+    /// The command that made it.
+    pub command: String,
+    /// Seconds of each wrk measurement.
+    pub duration_secs: u64,
+    /// The floors.
+    pub floors: Floors,
+    /// Cached lookup, one connection.
+    pub cached_one: Measured,
+    /// Cached lookup, 32 connections.
+    pub cached_many: Measured,
+    /// Uncached lookup, one connection.
+    pub uncached_one: Measured,
+    /// Uncached lookup, 32 connections (for information).
+    pub uncached_many: Measured,
+    /// Order query on the small history, one connection.
+    pub query_small: Measured,
+    /// Trades, one connection.
+    pub trade_one: Measured,
+    /// Trades, many connections.
+    pub trade_many: Measured,
+    /// The reference workload's trade run, if made.
+    pub client: Option<ClientRun>,
+    /// Filling to the small history.
+    pub fill_small: Fill,
+    /// The catch-up, if measured.
+    pub catch_up: Option<CatchUp>,
+    /// Filling to the large history, if made.
+    pub fill_large: Option<Fill>,
+    /// Order query on the large history, if measured.
+    pub query_large: Option<Measured>,
+    /// Memory at idle after start.
+    pub memory_idle: Vec<Memory>,
+    /// Memory at idle after all the load (and the large history).
+    pub memory_after: Vec<Memory>,
+    /// Seconds the whole run took.
+    pub elapsed_secs: f64,
+}
+
+/// One goal of issue 4, judged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Goal {
+    /// The goal as stated.
+    pub goal: String,
+    /// The figure measured.
+    pub measured: String,
+    /// The floor it is judged against, and the bound derived from it.
+    pub floor: String,
+    /// Met or not (None when not measured).
+    pub met: Option<bool>,
+}
+
+fn us(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2} ms", v / 1000.0)
+    } else {
+        format!("{v:.0} us")
+    }
+}
+
+fn rate(v: f64) -> String {
+    format!("{v:.0}/s")
+}
+
+impl Results {
+    /// Every goal with its figure, floor and verdict.
+    pub fn goals(&self) -> Vec<Goal> {
+        let f = &self.floors;
+        let bare_p50 = f.http_one.run.p50_us as f64;
+        let bare_rate = f.http_many.run.rate_per_s();
+        let nats_p50 = f.nats.p50_us;
+        let via_nats = bare_p50 + nats_p50 + 100.0;
+        let mut goals = vec![
+            Goal {
+                goal: "Cached lookup p50 (wrk -t1 -c1) within 1.5x of the bare handler".into(),
+                measured: us(self.cached_one.run.p50_us as f64),
+                floor: format!("bare {} -> bound {}", us(bare_p50), us(1.5 * bare_p50)),
+                met: Some(self.cached_one.run.p50_us as f64 <= 1.5 * bare_p50),
+            },
+            Goal {
+                goal: "Cached lookup throughput (wrk -t2 -c32) at least 75% of the bare handler's"
+                    .into(),
+                measured: format!(
+                    "{} ({:.0}%)",
+                    rate(self.cached_many.run.rate_per_s()),
+                    100.0 * self.cached_many.run.rate_per_s() / bare_rate
+                ),
+                floor: format!("bare {} -> bound {}", rate(bare_rate), rate(0.75 * bare_rate)),
+                met: Some(self.cached_many.run.rate_per_s() >= 0.75 * bare_rate),
+            },
+            Goal {
+                goal: "Uncached lookup p50 within bare handler + one NATS round trip + 100 us"
+                    .into(),
+                measured: us(self.uncached_one.run.p50_us as f64),
+                floor: format!(
+                    "{} + {} + 100 us = {}",
+                    us(bare_p50),
+                    us(nats_p50),
+                    us(via_nats)
+                ),
+                met: Some(self.uncached_one.run.p50_us as f64 <= via_nats),
+            },
+            Goal {
+                goal: format!(
+                    "Order query p50 ({} orders stored) within bare handler + one NATS round trip + 100 us",
+                    self.fill_small.stored
+                ),
+                measured: us(self.query_small.run.p50_us as f64),
+                floor: format!("bound {}", us(via_nats)),
+                met: Some(self.query_small.run.p50_us as f64 <= via_nats),
+            },
+            Goal {
+                goal: "Trade p50, one client, every commit durable: under 2 ms".into(),
+                measured: us(self.trade_one.run.p50_us as f64),
+                floor: format!(
+                    "redb durable commit {}, NATS round trip {}",
+                    us(f.redb.p50_us),
+                    us(nats_p50)
+                ),
+                met: Some(self.trade_one.run.p50_us < 2000),
+            },
+            Goal {
+                goal: format!(
+                    "Trade throughput, {} clients: at least 3,000 trades/s",
+                    self.trade_many.connections
+                ),
+                measured: rate(self.trade_many.run.rate_per_s()),
+                floor: format!("sequential durable redb commits {}", rate(f.redb.rate_per_s)),
+                met: Some(
+                    self.trade_many.run.rate_per_s() >= 3000.0
+                        && self.trade_many.run.failures() == 0,
+                ),
+            },
+        ];
+        goals.push(match &self.query_large {
+            Some(large) => Goal {
+                goal: format!(
+                    "Order query p50 at {} stored orders within 20% of that at {}",
+                    large_count(self),
+                    self.fill_small.stored
+                ),
+                measured: format!(
+                    "{} ({:+.0}%)",
+                    us(large.run.p50_us as f64),
+                    100.0 * (large.run.p50_us as f64 / self.query_small.run.p50_us as f64 - 1.0)
+                ),
+                floor: format!(
+                    "{} at {} -> bound {}",
+                    us(self.query_small.run.p50_us as f64),
+                    self.fill_small.stored,
+                    us(1.2 * self.query_small.run.p50_us as f64)
+                ),
+                met: Some(large.run.p50_us as f64 <= 1.2 * self.query_small.run.p50_us as f64),
+            },
+            None => not_measured("Order query p50 at 1,000,000 orders within 20% of 1,000"),
+        });
+        goals.push(match &self.catch_up {
+            Some(c) => Goal {
+                goal: format!(
+                    "A replica that missed {} orders catches up in under 10 s",
+                    c.missed
+                ),
+                measured: format!(
+                    "{:.2} s{}",
+                    c.secs,
+                    if c.identical {
+                        ", identical hash"
+                    } else {
+                        ", HASH DIFFERS"
+                    }
+                ),
+                floor: "-".into(),
+                met: Some(c.secs < 10.0 && c.identical),
+            },
+            None => not_measured("A replica that missed 100,000 orders catches up in under 10 s"),
+        });
+        let worst = |m: &[Memory]| {
+            m.iter()
+                .filter(|m| m.service != "nats-server")
+                .max_by_key(|m| m.rss_kib)
+                .cloned()
+        };
+        if let Some(w) = worst(&self.memory_idle) {
+            goals.push(Goal {
+                goal: "Idle memory per service under 20 MB (after start)".into(),
+                measured: format!("largest: {} {:.1} MB", w.service, w.rss_kib as f64 / 1024.0),
+                floor: "-".into(),
+                met: Some(w.rss_kib < 20 * 1024),
+            });
+        }
+        if let Some(w) = worst(&self.memory_after) {
+            goals.push(Goal {
+                goal: "Idle memory per service under 20 MB (after all the load)".into(),
+                measured: format!("largest: {} {:.1} MB", w.service, w.rss_kib as f64 / 1024.0),
+                floor: "-".into(),
+                met: Some(w.rss_kib < 20 * 1024),
+            });
+        }
+        goals
+    }
+}
+
+fn large_count(r: &Results) -> u64 {
+    r.fill_large.as_ref().map_or(0, |f| f.stored)
+}
+
+fn not_measured(goal: &str) -> Goal {
+    Goal {
+        goal: goal.into(),
+        measured: "not measured in this run".into(),
+        floor: "-".into(),
+        met: None,
+    }
+}
