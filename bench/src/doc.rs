@@ -2,7 +2,7 @@
 //! taken before the fixes, for the before/after column). The analysis section is kept in
 //! `bench/ANALYSIS.md`, written from the profiles, and included as it is.
 
-use crate::results::{Measured, Memory, Results};
+use crate::results::{mb, thousands, Measured, Memory, Results};
 use std::fmt::Write as _;
 
 const ANALYSIS: &str = include_str!("../ANALYSIS.md");
@@ -36,7 +36,7 @@ fn row(out: &mut String, m: &Measured) {
 fn memory_table(out: &mut String, idle: &[Memory], after: &[Memory]) {
     let _ = writeln!(
         out,
-        "| process | idle after start (MiB) | idle after all the load (MiB) |"
+        "| process | idle after start (MB) | idle after all the load (MB) |"
     );
     let _ = writeln!(out, "|---|---|---|");
     for m in idle {
@@ -46,13 +46,7 @@ fn memory_table(out: &mut String, idle: &[Memory], after: &[Memory]) {
             .map_or("-".to_string(), |a| {
                 format!("{:.1}", a.rss_kib as f64 / 1024.0)
             });
-        let _ = writeln!(
-            out,
-            "| {} | {:.1} | {} |",
-            m.service,
-            m.rss_kib as f64 / 1024.0,
-            later
-        );
+        let _ = writeln!(out, "| {} | {:.1} | {} |", m.service, mb(m.rss_kib), later);
     }
 }
 
@@ -244,13 +238,24 @@ pub fn render(r: &Results, baseline: Option<&Results>) -> String {
                 k.p99_us,
                 k.max_us,
                 k.throughput_per_s,
-                k.error_total()
+                if k.errors.is_empty() {
+                    "none".to_string()
+                } else {
+                    k.errors
+                        .iter()
+                        .map(|(kind, n)| format!("{kind}: {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
             );
         }
         let _ = writeln!(
             out,
-            "\n{} orders acknowledged, {} read back identical, {} mismatches.",
-            c.acknowledged, c.verified, c.mismatches
+            "\n{} orders acknowledged, {} read back identical, {} mismatches. A 409 is a buy refused \
+             for want of shares (the client trades random quantities), not a fault.",
+            thousands(c.acknowledged),
+            thousands(c.verified),
+            c.mismatches
         );
     }
 
@@ -269,7 +274,10 @@ pub fn render(r: &Results, baseline: Option<&Results>) -> String {
     );
     let _ = writeln!(out, "|---|---|---|---|");
     for (name, fill) in [
-        (format!("to {}", r.fill_small.stored), Some(&r.fill_small)),
+        (
+            format!("to {}", thousands(r.fill_small.stored)),
+            Some(&r.fill_small),
+        ),
         (
             format!("to {}", r.fill_large.as_ref().map_or(0, |f| f.stored)),
             r.fill_large.as_ref(),
@@ -279,7 +287,9 @@ pub fn render(r: &Results, baseline: Option<&Results>) -> String {
             let _ = writeln!(
                 out,
                 "| {name} | {} | {:.1} | {:.1} |",
-                fl.appended, fl.publish_secs, fl.materialised_secs
+                thousands(fl.appended),
+                fl.publish_secs,
+                fl.materialised_secs
             );
         }
     }
@@ -291,8 +301,8 @@ pub fn render(r: &Results, baseline: Option<&Results>) -> String {
              start included) until its `order.replica.{}.digest` count matched, and its hash then \
              {} the other replicas'.",
             c.replica,
-            c.missed,
-            c.target,
+            thousands(c.missed),
+            thousands(c.target),
             c.secs,
             c.replica,
             if c.identical { "equalled" } else { "DIFFERED from" }

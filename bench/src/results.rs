@@ -156,7 +156,25 @@ fn us(v: f64) -> String {
 }
 
 fn rate(v: f64) -> String {
-    format!("{v:.0}/s")
+    format!("{}/s", thousands(v.round() as u64))
+}
+
+/// KiB as decimal megabytes (the unit of the memory goal).
+pub fn mb(kib: u64) -> f64 {
+    kib as f64 * 1024.0 / 1e6
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl Results {
@@ -200,7 +218,7 @@ impl Results {
             Goal {
                 goal: format!(
                     "Order query p50 ({} orders stored) within bare handler + one NATS round trip + 100 us",
-                    self.fill_small.stored
+                    thousands(self.fill_small.stored)
                 ),
                 measured: us(self.query_small.run.p50_us as f64),
                 floor: format!("bound {}", us(via_nats)),
@@ -233,8 +251,8 @@ impl Results {
             Some(large) => Goal {
                 goal: format!(
                     "Order query p50 at {} stored orders within 20% of that at {}",
-                    large_count(self),
-                    self.fill_small.stored
+                    thousands(large_count(self)),
+                    thousands(self.fill_small.stored)
                 ),
                 measured: format!(
                     "{} ({:+.0}%)",
@@ -244,7 +262,7 @@ impl Results {
                 floor: format!(
                     "{} at {} -> bound {}",
                     us(self.query_small.run.p50_us as f64),
-                    self.fill_small.stored,
+                    thousands(self.fill_small.stored),
                     us(1.2 * self.query_small.run.p50_us as f64)
                 ),
                 met: Some(large.run.p50_us as f64 <= 1.2 * self.query_small.run.p50_us as f64),
@@ -255,7 +273,7 @@ impl Results {
             Some(c) => Goal {
                 goal: format!(
                     "A replica that missed {} orders catches up in under 10 s",
-                    c.missed
+                    thousands(c.missed)
                 ),
                 measured: format!(
                     "{:.2} s{}",
@@ -280,17 +298,17 @@ impl Results {
         if let Some(w) = worst(&self.memory_idle) {
             goals.push(Goal {
                 goal: "Idle memory per service under 20 MB (after start)".into(),
-                measured: format!("largest: {} {:.1} MB", w.service, w.rss_kib as f64 / 1024.0),
+                measured: format!("largest: {} {:.1} MB", w.service, mb(w.rss_kib)),
                 floor: "-".into(),
-                met: Some(w.rss_kib < 20 * 1024),
+                met: Some(w.rss_kib * 1024 < 20_000_000),
             });
         }
         if let Some(w) = worst(&self.memory_after) {
             goals.push(Goal {
                 goal: "Idle memory per service under 20 MB (after all the load)".into(),
-                measured: format!("largest: {} {:.1} MB", w.service, w.rss_kib as f64 / 1024.0),
+                measured: format!("largest: {} {:.1} MB", w.service, mb(w.rss_kib)),
                 floor: "-".into(),
-                met: Some(w.rss_kib < 20 * 1024),
+                met: Some(w.rss_kib * 1024 < 20_000_000),
             });
         }
         goals
@@ -307,5 +325,18 @@ fn not_measured(goal: &str) -> Goal {
         measured: "not measured in this run".into(),
         floor: "-".into(),
         met: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_000_000), "1,000,000");
     }
 }
