@@ -29,6 +29,17 @@ pub enum Helper {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
     },
+    /// Start the system as the benchmark does (plus the uncached frontend and the bare handler),
+    /// print its addresses and process ids as JSON, and stop it all after `--secs` or on
+    /// Ctrl-C: for profiling a service under wrk by hand.
+    Hold {
+        /// How long to keep it running.
+        #[arg(long, default_value_t = 300)]
+        secs: u64,
+        /// Fill the order log to this many orders first.
+        #[arg(long, default_value_t = 1_000)]
+        orders: u64,
+    },
 }
 
 /// What the benchmark measures and where it writes.

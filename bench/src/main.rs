@@ -21,11 +21,15 @@ fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {listen}"))?;
             bazaar_bench::bare::serve(listener).await
         }),
+        Some(Helper::Hold { secs, orders }) => runtime.block_on(async {
+            init_tracing();
+            bazaar_bench::run::hold(secs, orders).await
+        }),
         None => runtime.block_on(bench(cli)),
     }
 }
 
-async fn bench(cli: Cli) -> anyhow::Result<()> {
+fn init_tracing() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -33,6 +37,10 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "bazaar_bench=info,bazaar_client=warn".into()),
         )
         .init();
+}
+
+async fn bench(cli: Cli) -> anyhow::Result<()> {
+    init_tracing();
     let config = cli.bench;
     let command = std::iter::once("bazaar-bench".to_string())
         .chain(std::env::args().skip(1))
