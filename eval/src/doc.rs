@@ -60,7 +60,22 @@ pub fn render(r: &Results) -> String {
     let _ = writeln!(out, "| OS, kernel | {}, Linux {} |", m.os, m.kernel);
     let _ = writeln!(out, "| Rust | {} |", m.rustc);
     let _ = writeln!(out, "| date | {} |", m.date);
-    let _ = writeln!(out, "| evaluation took | {:.0} s |\n", r.elapsed_secs);
+    let _ = writeln!(out, "| evaluation took | {:.0} s |", r.elapsed_secs);
+    let _ = writeln!(
+        out,
+        "| load average (1 min) | {:.2} at the start, {:.2} at the end |\n",
+        m.load_at_start, r.load_at_end
+    );
+    let busiest = m.load_at_start.max(r.load_at_end);
+    if busiest > m.cpus as f64 {
+        let _ = writeln!(
+            out,
+            "The machine was also busy with other work during this run (load average up to \
+             {busiest:.1} on {} CPUs), which inflates the tails (p99, max) above all; the \
+             cache-on and cache-off sweeps took turns so that it weighed on both alike.\n",
+            m.cpus
+        );
+    }
     let _ = writeln!(
         out,
         "Everything ran on this one machine: nats-server, the catalog, three order replicas, one \
