@@ -43,9 +43,7 @@ fn memory_table(out: &mut String, idle: &[Memory], after: &[Memory]) {
         let later = after
             .iter()
             .find(|a| a.service == m.service)
-            .map_or("-".to_string(), |a| {
-                format!("{:.1}", a.rss_kib as f64 / 1024.0)
-            });
+            .map_or("-".to_string(), |a| format!("{:.1}", mb(a.rss_kib)));
         let _ = writeln!(out, "| {} | {:.1} | {} |", m.service, mb(m.rss_kib), later);
     }
 }

@@ -51,7 +51,7 @@ pub async fn nats_round_trip(url: &str, warmup: u32, count: u32) -> anyhow::Resu
         requester
             .send_request(ECHO, request)
             .await
-            .context("echo request")?;
+            .map_err(|e| anyhow::anyhow!("echo request {i} failed ({:?}): {e}", e.kind()))?;
         if i >= warmup {
             recorder.record(t.elapsed());
         }
