@@ -69,6 +69,7 @@ pub struct Injector<'a> {
     pub faults: Vec<FaultRecord>,
     /// Outages, for the availability check.
     pub outages: Vec<Outage>,
+    kinds: Vec<FaultKind>,
 }
 
 impl std::fmt::Debug for Injector<'_> {
@@ -89,7 +90,22 @@ impl<'a> Injector<'a> {
             interval,
             faults: Vec::new(),
             outages: Vec::new(),
+            kinds: FaultKind::ALL.to_vec(),
         }
+    }
+
+    /// Restricts the injector to the kinds named (e.g. `kill-nats`); all kinds when empty.
+    pub fn only(&mut self, names: &[String]) {
+        if !names.is_empty() {
+            self.kinds = FaultKind::ALL
+                .into_iter()
+                .filter(|k| names.iter().any(|n| n == k.name()))
+                .collect();
+        }
+    }
+
+    fn pick(&mut self) -> FaultKind {
+        self.kinds[self.rng.below(self.kinds.len() as u64) as usize]
     }
 
     /// Injects faults until `until`, one or two at a time, each healed before the next.
@@ -101,12 +117,12 @@ impl<'a> Injector<'a> {
                 break;
             }
             tokio::time::sleep(pause).await;
-            let first = FaultKind::ALL[self.rng.below(FaultKind::ALL.len() as u64) as usize];
+            let first = self.pick();
             let mut active = Vec::new();
             active.extend(self.apply(first, &active).await);
             // Sometimes two at once: the fault model asks for faults mixed.
             if self.rng.chance(0.25) {
-                let second = FaultKind::ALL[self.rng.below(FaultKind::ALL.len() as u64) as usize];
+                let second = self.pick();
                 active.extend(self.apply(second, &active).await);
             }
             let freezing = active.iter().any(|a| a.kind == FaultKind::FreezeLeader);

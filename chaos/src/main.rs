@@ -24,6 +24,13 @@ struct Args {
     /// The frontends' retry budget, in milliseconds.
     #[arg(long, env = "FRONTEND_RETRY_BUDGET_MS", default_value_t = 5000)]
     retry_budget_ms: u64,
+    /// Only these fault kinds, comma-separated (kill-replica, kill-leader, freeze-leader,
+    /// kill-catalog, kill-nats, wipe-replica, kill-frontend); all when absent.
+    #[arg(long, value_delimiter = ',')]
+    faults: Vec<String>,
+    /// When an invariant breaks, copy the services' logs and the request history here.
+    #[arg(long)]
+    keep_logs: Option<std::path::PathBuf>,
     /// Write the full report as JSON here.
     #[arg(long)]
     report: Option<std::path::PathBuf>,
@@ -38,6 +45,8 @@ async fn main() -> anyhow::Result<()> {
         clients: args.clients,
         fault_interval: Duration::from_millis(args.fault_interval_ms),
         retry_budget: Duration::from_millis(args.retry_budget_ms),
+        only_faults: args.faults,
+        keep_logs: args.keep_logs,
     };
     let report = bazaar_chaos::run(&config).await?;
     println!("{}", report.summary());

@@ -27,6 +27,10 @@ pub struct RunConfig {
     pub fault_interval: Duration,
     /// The frontends' retry budget.
     pub retry_budget: Duration,
+    /// Only these fault kinds (by name); all kinds when empty.
+    pub only_faults: Vec<String>,
+    /// Where to copy the services' logs when an invariant breaks.
+    pub keep_logs: Option<std::path::PathBuf>,
 }
 
 /// The summary of a run.
@@ -128,6 +132,7 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
     };
     let (requests, faults, outages) = {
         let mut injector = Injector::new(&mut system, config.seed, origin, config.fault_interval);
+        injector.only(&config.only_faults);
         let (requests, ()) = tokio::join!(workload.run(), injector.run(until));
         (requests, injector.faults, injector.outages)
     };
@@ -149,7 +154,12 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
         checks::reads_are_monotonic(&requests),
         checks::no_failure_while_up(&requests, &outages, longest_allowed),
     ];
-    Ok(report(config, &requests, faults, log.len(), checks))
+    let report = report(config, &requests, faults, log.len(), checks);
+    if let (false, Some(dir)) = (report.all_hold(), &config.keep_logs) {
+        system.save_logs(dir)?;
+        std::fs::write(dir.join("requests.json"), serde_json::to_vec(&requests)?)?;
+    }
+    Ok(report)
 }
 
 fn report(

@@ -14,6 +14,8 @@ async fn a_short_seeded_chaos_run_keeps_every_invariant() {
         clients: 4,
         fault_interval: Duration::from_millis(2500),
         retry_budget: Duration::from_millis(5000),
+        only_faults: Vec::new(),
+        keep_logs: None,
     })
     .await
     .expect("the run completes");

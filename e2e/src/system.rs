@@ -389,6 +389,24 @@ impl System {
         self.nats.restart();
     }
 
+    /// Copies every service's log file into `to` (created if missing), for a failed run to be
+    /// read after the system's temporary directory is gone.
+    ///
+    /// # Errors
+    /// When a file cannot be copied.
+    pub fn save_logs(&self, to: &std::path::Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(self.dir.path())? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                if let Some(name) = path.file_name() {
+                    std::fs::copy(&path, to.join(name))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Every process's log tail, for failure reports.
     pub fn logs(&self, lines: usize) -> String {
         let mut out = String::new();

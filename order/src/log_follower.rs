@@ -69,9 +69,29 @@ impl LogFollower {
         }
     }
 
+    /// Empties the store so the next consumer replays the log from its first message.
+    async fn rebuild(&self) -> anyhow::Result<()> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.reset()).await??;
+        self.stored.send_replace(Digest::default());
+        Ok(())
+    }
+
     async fn follow_once(&mut self, stop: &CancellationToken) -> anyhow::Result<()> {
         let start = self.stored.borrow().sequence + 1;
         let stream = self.js.get_stream(ORDERS_STREAM).await?;
+        let tail = stream.cached_info().state.last_sequence;
+        if start > tail + 1 {
+            // The store holds messages the stream does not: it cannot be trusted to number
+            // orders or answer for them. Start over from the stream.
+            tracing::error!(
+                stored = start - 1,
+                tail,
+                "the store is ahead of the order log; rebuilding it from the start"
+            );
+            self.rebuild().await?;
+            anyhow::bail!("store rebuilt; replaying the log");
+        }
         let consumer = stream
             .create_consumer(consumer::pull::OrderedConfig {
                 filter_subject: ORDERS_ALL.to_string(),
@@ -129,6 +149,13 @@ impl LogFollower {
                     tokio::task::spawn_blocking(move || store.append(&entries)).await??;
                 for (sequence, reason) in &appended.skipped {
                     tracing::error!(sequence, reason = %reason, "skipped a message of the order log that is not the next order");
+                }
+                if appended.diverged {
+                    tracing::error!(
+                        "the store no longer mirrors the order log; rebuilding it from the start"
+                    );
+                    self.rebuild().await?;
+                    anyhow::bail!("store rebuilt; replaying the log");
                 }
                 let digest = appended.digest;
                 self.stored.send_replace(digest);

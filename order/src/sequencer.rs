@@ -21,6 +21,7 @@
 use crate::election::Lease;
 use crate::store::Digest;
 use crate::store::OrderStore;
+use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
 use bazaar_nats::messages::{encode, ConfirmLogged, OrderRecord, TermStart, TradeRequest};
 use bazaar_nats::subjects::{ORDERS_NEW, ORDERS_STREAM, ORDERS_TERM, TRADES_CONFIRM};
@@ -345,8 +346,9 @@ impl SequencerTask {
         }
     }
 
-    /// Starts a term: reads the stream's tail, waits until the store holds all of it, then
-    /// appends the term marker that fences every earlier leader.
+    /// Starts a term: reads the stream's tail and its last order, waits until the store holds
+    /// all of it and agrees with it, then appends the term marker that fences every earlier
+    /// leader. The next number comes from the log, and a store that disagrees refuses to lead.
     async fn begin_term(&mut self, epoch: u64) -> Result<(), String> {
         self.term = None;
         let stream = self
@@ -355,11 +357,27 @@ impl SequencerTask {
             .await
             .map_err(|e| format!("cannot read the order log: {e}"))?;
         let last = stream.cached_info().state.last_sequence;
+        // The log itself says which number comes next: one past its last order's.
+        let next = match stream.get_last_raw_message_by_subject(ORDERS_NEW).await {
+            Ok(message) => serde_json::from_slice::<OrderRecord>(&message.payload)
+                .map(|r| r.number + 1)
+                .map_err(|e| format!("the log's last order is unreadable: {e}"))?,
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => 0,
+            Err(e) => return Err(format!("cannot read the log's last order: {e}")),
+        };
         let mut stored = self.stored.clone();
         let digest = *tokio::time::timeout(CATCH_UP_WAIT, stored.wait_for(|d| d.sequence >= last))
             .await
             .map_err(|_| format!("store is still catching up to sequence {last}"))?
             .map_err(|_| "log follower stopped".to_string())?;
+        if digest.sequence != last || digest.count != next {
+            // The store does not mirror the log (it moved on, or diverged and is being
+            // rebuilt): numbering from it could repeat or skip a number.
+            return Err(format!(
+                "store (sequence {}, {} orders) does not match the log (sequence {last}, {next} orders)",
+                digest.sequence, digest.count
+            ));
+        }
         // Refused unless `last` is still the tail, in which case the count read at `last` holds.
         let marker = TermStart {
             leader: self.lease.id(),
@@ -376,9 +394,6 @@ impl SequencerTask {
             .map_err(|e| format!("cannot append the term marker: {e}"))?
             .await
             .map_err(|e| format!("term marker refused: {e}"))?;
-        if digest.sequence != last {
-            return Err("the store moved past the tail it was read at".into());
-        }
         tracing::info!(
             epoch,
             next = digest.count,

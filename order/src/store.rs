@@ -68,6 +68,17 @@ pub enum EntryKind {
     Void(String),
 }
 
+impl Default for Digest {
+    /// The digest of an empty store.
+    fn default() -> Self {
+        Self {
+            sequence: 0,
+            count: 0,
+            hash: FNV_OFFSET,
+        }
+    }
+}
+
 /// One message of the order stream as the store takes it.
 #[derive(Debug, Clone)]
 pub struct LogEntry {
@@ -107,6 +118,9 @@ pub struct Appended {
     pub digest: Digest,
     /// Messages that were skipped, with the reason: `(sequence, reason)`.
     pub skipped: Vec<(u64, String)>,
+    /// Whether an order in the stream disagreed with the store's count: the store no longer
+    /// mirrors the stream and must be rebuilt. Nothing of the batch from that order on is kept.
+    pub diverged: bool,
 }
 
 /// A handle to the replica's redb file; cheap to clone.
@@ -175,9 +189,27 @@ impl OrderStore {
             .collect()
     }
 
+    /// Empties the store, so the log can be replayed into it from the start.
+    ///
+    /// # Errors
+    /// [`StoreError`] on a write failure (then nothing changed).
+    pub fn reset(&self) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        tx.delete_table(ORDERS).map_err(db_err)?;
+        tx.delete_table(KEYS).map_err(db_err)?;
+        tx.delete_table(META).map_err(db_err)?;
+        {
+            tx.open_table(ORDERS).map_err(db_err)?;
+            tx.open_table(KEYS).map_err(db_err)?;
+            tx.open_table(META).map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)
+    }
+
     /// Applies stream messages that continue the stored log, in one durable transaction.
     /// Messages the store already applied (sequence not above its own) are skipped, so replaying
-    /// is harmless. An order whose number is not the next one is skipped and reported.
+    /// is harmless. An order whose number is not the next one means the store no longer mirrors
+    /// the stream: the batch stops there and [`Appended::diverged`] says so.
     ///
     /// # Errors
     /// [`StoreError::OutOfOrder`] when a message would leave a gap in the sequence;
@@ -190,6 +222,7 @@ impl OrderStore {
             let mut meta = tx.open_table(META).map_err(db_err)?;
             let mut digest = read_digest(&meta)?;
             let mut skipped = Vec::new();
+            let mut diverged = false;
             for entry in entries {
                 if entry.sequence <= digest.sequence {
                     continue;
@@ -211,13 +244,18 @@ impl OrderStore {
                         digest.count += 1;
                         digest.hash = chain_hash(digest.hash, &entry.raw);
                     }
-                    EntryKind::Order(record) => skipped.push((
-                        entry.sequence,
-                        format!(
-                            "claims number {} where {} is next",
-                            record.number, digest.count
-                        ),
-                    )),
+                    EntryKind::Order(record) => {
+                        skipped.push((
+                            entry.sequence,
+                            format!(
+                                "claims number {} where {} is next",
+                                record.number, digest.count
+                            ),
+                        ));
+                        diverged = true;
+                        digest.sequence = entry.sequence - 1;
+                        break;
+                    }
                     EntryKind::Term => {}
                     EntryKind::Void(reason) => skipped.push((entry.sequence, reason.clone())),
                 }
@@ -228,7 +266,11 @@ impl OrderStore {
                 .map_err(db_err)?;
             meta.insert(META_HASH, digest.hash.to_le_bytes().as_slice())
                 .map_err(db_err)?;
-            Appended { digest, skipped }
+            Appended {
+                digest,
+                skipped,
+                diverged,
+            }
         };
         tx.commit().map_err(db_err)?;
         Ok(appended)
@@ -339,23 +381,32 @@ mod tests {
     }
 
     #[test]
-    fn messages_that_are_not_the_next_order_are_skipped_and_reported() {
+    fn a_message_that_is_not_an_order_is_skipped_and_numbering_goes_on() {
         let (_dir, store) = temp_store();
         let garbage = LogEntry::decode(ORDERS_NEW, 2, bytes::Bytes::from_static(b"hello"));
         let appended = store
-            .append(&[
-                order(1, 0, "a"),
-                garbage,
-                order(3, 5, "x"),
-                order(4, 1, "b"),
-            ])
+            .append(&[order(1, 0, "a"), garbage, order(3, 1, "b")])
             .unwrap();
         assert_eq!(
             appended.skipped.iter().map(|s| s.0).collect::<Vec<_>>(),
-            [2, 3]
+            [2]
         );
-        assert_eq!((appended.digest.sequence, appended.digest.count), (4, 2));
+        assert!(!appended.diverged);
+        assert_eq!((appended.digest.sequence, appended.digest.count), (3, 2));
         assert_eq!(store.get(1).unwrap().unwrap().number, 1);
+    }
+
+    #[test]
+    fn an_order_out_of_step_with_the_count_marks_the_store_diverged_and_stops_there() {
+        let (_dir, store) = temp_store();
+        let appended = store
+            .append(&[order(1, 0, "a"), order(2, 5, "x"), order(3, 1, "b")])
+            .unwrap();
+        assert!(appended.diverged);
+        assert_eq!((appended.digest.sequence, appended.digest.count), (1, 1));
+        store.reset().unwrap();
+        assert_eq!(store.digest().unwrap(), Digest::default());
+        assert_eq!(store.get(0).unwrap(), None);
     }
 
     #[test]

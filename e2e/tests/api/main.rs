@@ -4,6 +4,7 @@
 
 mod cache;
 mod contract;
+mod divergence;
 mod failover;
 mod helpers;
 mod persistence;
