@@ -11,8 +11,9 @@
 //!
 //! Before numbering, the task looks each key up among the trades logged in this term and in the
 //! store (which held the whole log when the term started), so a retried trade gets its first
-//! number back. Trades waiting together are published back to back and their acks awaited after,
-//! so one round trip to the broker serves many trades.
+//! number back. Appends go one at a time, each expecting the sequence its predecessor got:
+//! batching happens around the broker (one store lookup, one confirm per batch), never by
+//! pipelining appends, which would let a foreign message satisfy a later append's expectation.
 //!
 //! When an append fails (refused sequence, broker down), the task starts the term again (re-reads
 //! the tail, waits for the store, appends a new marker) and retries the failed trades; after a
@@ -237,11 +238,13 @@ impl SequencerTask {
             }
         }
 
-        // Publish back to back, then collect the acks in order.
-        let term_start_sequence = term.last_sequence;
-        let mut acks = Vec::with_capacity(to_publish.len());
+        // One append at a time, each expecting the sequence the previous one got. Pipelining
+        // them would be unsafe: if the first were refused because another leader appended one
+        // message, the second's expected sequence would match that foreign message and land,
+        // leaving a hole in the numbers. (The chaos run found exactly that.)
+        let mut logged_in_batch = HashMap::new();
         let mut failed = false;
-        for (i, (number, p)) in to_publish.into_iter().enumerate() {
+        for (number, p) in to_publish {
             if failed {
                 self.retry_later(p, "an earlier append in the batch failed".into());
                 continue;
@@ -253,29 +256,22 @@ impl SequencerTask {
                 side: p.trade.side,
                 quantity: p.trade.quantity,
             };
+            let expected = term.last_sequence;
             let message = PublishMessage::build()
                 .payload(encode(&record))
                 .message_id(p.trade.key.as_str())
-                .expected_last_sequence(term.last_sequence + i as u64)
+                .expected_last_sequence(expected)
                 .header("Bazaar-Epoch", epoch.to_string().as_str());
-            match self.js.send_publish(ORDERS_NEW, message).await {
-                Ok(ack) => acks.push((number, p, ack)),
+            let acked = match self.js.send_publish(ORDERS_NEW, message).await {
+                Ok(ack) => ack.await,
                 Err(e) => {
                     failed = true;
                     self.retry_later(p, format!("cannot publish to the order log: {e}"));
+                    continue;
                 }
-            }
-        }
-        let mut logged_in_batch = HashMap::new();
-        for (i, (number, p, ack)) in acks.into_iter().enumerate() {
-            if failed {
-                // Later acks are for appends that expected the failed one before them.
-                let _ = ack.await;
-                self.retry_later(p, "an earlier append in the batch failed".into());
-                continue;
-            }
-            match ack.await {
-                Ok(ack) if ack.sequence == term_start_sequence + i as u64 + 1 && !ack.duplicate => {
+            };
+            match acked {
+                Ok(ack) if ack.sequence == expected + 1 && !ack.duplicate => {
                     term.next = number + 1;
                     term.last_sequence = ack.sequence;
                     self.next_number.store(term.next, Ordering::Release);

@@ -244,7 +244,9 @@ impl OrderStore {
                         digest.count += 1;
                         digest.hash = chain_hash(digest.hash, &entry.raw);
                     }
-                    EntryKind::Order(record) => {
+                    EntryKind::Order(record) if record.number < digest.count => {
+                        // The store holds more orders than the log before this one: it is
+                        // ahead of the log and must be rebuilt from it.
                         skipped.push((
                             entry.sequence,
                             format!(
@@ -255,6 +257,17 @@ impl OrderStore {
                         diverged = true;
                         digest.sequence = entry.sequence - 1;
                         break;
+                    }
+                    EntryKind::Order(record) => {
+                        // A hole in the log's numbers: rebuilding would meet it again, so the
+                        // message is skipped, reported, and numbering stays with the store.
+                        skipped.push((
+                            entry.sequence,
+                            format!(
+                                "claims number {} where {} is next: the log has a gap",
+                                record.number, digest.count
+                            ),
+                        ));
                     }
                     EntryKind::Term => {}
                     EntryKind::Void(reason) => skipped.push((entry.sequence, reason.clone())),
@@ -397,16 +410,27 @@ mod tests {
     }
 
     #[test]
-    fn an_order_out_of_step_with_the_count_marks_the_store_diverged_and_stops_there() {
+    fn an_order_behind_the_count_marks_the_store_diverged_and_stops_there() {
+        let (_dir, store) = temp_store();
+        let appended = store
+            .append(&[order(1, 0, "a"), order(2, 1, "b"), order(3, 1, "x"), order(4, 2, "c")])
+            .unwrap();
+        assert!(appended.diverged);
+        assert_eq!((appended.digest.sequence, appended.digest.count), (2, 2));
+        store.reset().unwrap();
+        assert_eq!(store.digest().unwrap(), Digest::default());
+        assert_eq!(store.get(0).unwrap(), None);
+    }
+
+    #[test]
+    fn a_gap_in_the_log_numbers_is_skipped_without_a_rebuild() {
         let (_dir, store) = temp_store();
         let appended = store
             .append(&[order(1, 0, "a"), order(2, 5, "x"), order(3, 1, "b")])
             .unwrap();
-        assert!(appended.diverged);
-        assert_eq!((appended.digest.sequence, appended.digest.count), (1, 1));
-        store.reset().unwrap();
-        assert_eq!(store.digest().unwrap(), Digest::default());
-        assert_eq!(store.get(0).unwrap(), None);
+        assert!(!appended.diverged);
+        assert_eq!(appended.skipped.iter().map(|s| s.0).collect::<Vec<_>>(), [2]);
+        assert_eq!((appended.digest.sequence, appended.digest.count), (3, 2));
     }
 
     #[test]
