@@ -8,8 +8,9 @@
 //!   `ConfirmLogged` has covered yet.
 //!
 //! redb blocks, so every call runs in `spawn_blocking`, inside the caller's span. Only the
-//! writer task calls [`Store::write_batch`]; reads use their own read transactions and never
-//! wait for it.
+//! writer task calls [`Store::write_batch`]. Stock lookups and lists are answered from an
+//! in-memory copy of `stocks` that each commit updates once durable (they are the hot read
+//! path); the other reads use their own read transactions. Neither ever waits for the writer.
 
 use crate::seed::SeedStock;
 use crate::trade::{apply_trade, AppliedRecord, Outcome, StockState};
@@ -18,12 +19,17 @@ use bazaar_nats::{IdempotencyKey, StockName};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use tracing::{debug, info, warn, Span};
 
 const STOCKS: TableDefinition<&str, &[u8]> = TableDefinition::new("stocks");
 const APPLIED: TableDefinition<&str, &[u8]> = TableDefinition::new("applied");
 const UNLOGGED: TableDefinition<&str, u64> = TableDefinition::new("unlogged");
+
+/// redb's page cache. Its default (1 GiB) grows with the `applied` table (one record per trade
+/// ever made) up to whatever was touched; lookups read a handful of hot pages, so a few MiB
+/// suffice and idle memory stays small (docs/PERFORMANCE.md).
+const CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Name of the database file inside the data directory.
 pub const DB_FILE: &str = "catalog.redb";
@@ -87,6 +93,12 @@ pub struct BatchOutcome {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
+    /// Every stock as last committed, for lookups and lists: they are the hot read path, and
+    /// answering them from memory spares each a blocking-pool round trip and a read
+    /// transaction. Loaded at open; replaced entry by entry right after each commit, before the
+    /// writer answers or announces anything, so it never shows a change that is not durable and
+    /// never lags one that was announced.
+    stocks: Arc<RwLock<BTreeMap<StockName, Stock>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -129,6 +141,19 @@ fn encode_json<T: serde::Serialize>(
     })
 }
 
+/// Every stock in the file, by name.
+fn read_all_stocks(db: &Database) -> Result<BTreeMap<StockName, Stock>, StoreError> {
+    let txn = db.begin_read().map_err(StoreError::redb)?;
+    let stocks = txn.open_table(STOCKS).map_err(StoreError::redb)?;
+    let iter = stocks.iter().map_err(StoreError::redb)?;
+    iter.map(|entry| {
+        let (name, bytes) = entry.map_err(StoreError::redb)?;
+        let stock = to_stock(name.value(), bytes.value())?;
+        Ok((stock.name.clone(), stock))
+    })
+    .collect()
+}
+
 fn to_stock(name: &str, bytes: &[u8]) -> Result<Stock, StoreError> {
     let state: StockState = decode_json("stocks", name, bytes)?;
     let name = StockName::parse(name).map_err(|e| StoreError::Corrupt {
@@ -159,7 +184,10 @@ impl Store {
                 source,
             })?;
             let path = data_dir.join(DB_FILE);
-            let db = Database::create(&path).map_err(StoreError::redb)?;
+            let db = redb::Builder::new()
+                .set_cache_size(CACHE_BYTES)
+                .create(&path)
+                .map_err(StoreError::redb)?;
             let txn = db.begin_write().map_err(StoreError::redb)?;
             {
                 let mut stocks = txn.open_table(STOCKS).map_err(StoreError::redb)?;
@@ -184,7 +212,11 @@ impl Store {
                 }
             }
             txn.commit().map_err(StoreError::redb)?;
-            Ok(Self { db: Arc::new(db) })
+            let stocks = read_all_stocks(&db)?;
+            Ok(Self {
+                db: Arc::new(db),
+                stocks: Arc::new(RwLock::new(stocks)),
+            })
         })
         .await
     }
@@ -192,52 +224,32 @@ impl Store {
     /// How many stocks the catalog holds.
     ///
     /// # Errors
-    /// [`StoreError`] when redb fails.
+    /// Never, today (the stocks are in memory); kept for callers written against redb.
     pub async fn stock_count(&self) -> Result<u64, StoreError> {
-        let db = self.db.clone();
-        blocking(move || {
-            let txn = db.begin_read().map_err(StoreError::redb)?;
-            let stocks = txn.open_table(STOCKS).map_err(StoreError::redb)?;
-            stocks.len().map_err(StoreError::redb)
-        })
-        .await
+        Ok(self.snapshot().len() as u64)
     }
 
     /// One stock, or `None` when the catalog does not hold it.
     ///
     /// # Errors
-    /// [`StoreError`] when redb fails or the entry is corrupt.
+    /// Never, today (the stocks are in memory); kept for callers written against redb.
     pub async fn get(&self, name: StockName) -> Result<Option<Stock>, StoreError> {
-        let db = self.db.clone();
-        blocking(move || {
-            let txn = db.begin_read().map_err(StoreError::redb)?;
-            let stocks = txn.open_table(STOCKS).map_err(StoreError::redb)?;
-            let found = stocks.get(name.as_str()).map_err(StoreError::redb)?;
-            found
-                .map(|bytes| to_stock(name.as_str(), bytes.value()))
-                .transpose()
-        })
-        .await
+        Ok(self.snapshot().get(&name).cloned())
     }
 
     /// Every stock, sorted by name.
     ///
     /// # Errors
-    /// [`StoreError`] when redb fails or an entry is corrupt.
+    /// Never, today (the stocks are in memory); kept for callers written against redb.
     pub async fn list(&self) -> Result<Vec<Stock>, StoreError> {
-        let db = self.db.clone();
-        blocking(move || {
-            let txn = db.begin_read().map_err(StoreError::redb)?;
-            let stocks = txn.open_table(STOCKS).map_err(StoreError::redb)?;
-            // Keys iterate in byte order, which is `StockName`'s order too.
-            let iter = stocks.iter().map_err(StoreError::redb)?;
-            iter.map(|entry| {
-                let (name, bytes) = entry.map_err(StoreError::redb)?;
-                to_stock(name.value(), bytes.value())
-            })
-            .collect()
-        })
-        .await
+        Ok(self.snapshot().values().cloned().collect())
+    }
+
+    fn snapshot(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<StockName, Stock>> {
+        // Writers replace whole entries, so a poisoned lock still holds consistent stocks.
+        self.stocks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Applied trades no `ConfirmLogged` has covered, applied at or before
@@ -300,9 +312,11 @@ impl Store {
         now_ms: u64,
     ) -> Result<BatchOutcome, StoreError> {
         let db = self.db.clone();
+        let snapshot = self.stocks.clone();
         blocking(move || {
             let txn = db.begin_write().map_err(StoreError::redb)?;
             let mut outcome = BatchOutcome::default();
+            let mut after: BTreeMap<StockName, StockState> = BTreeMap::new();
             {
                 let mut stocks = txn.open_table(STOCKS).map_err(StoreError::redb)?;
                 let mut applied = txn.open_table(APPLIED).map_err(StoreError::redb)?;
@@ -316,7 +330,7 @@ impl Store {
                                 &mut stocks,
                                 &mut applied,
                                 &mut unlogged,
-                                &mut outcome.changed,
+                                &mut after,
                             )?;
                             outcome.answers.push(Some(record));
                         }
@@ -330,6 +344,21 @@ impl Store {
                 }
             }
             txn.commit().map_err(StoreError::redb)?;
+            let mut stocks = snapshot
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (name, state) in after {
+                outcome.changed.insert(name.clone(), state.version);
+                stocks.insert(
+                    name.clone(),
+                    Stock {
+                        name,
+                        price: state.price,
+                        quantity: state.quantity,
+                        version: state.version,
+                    },
+                );
+            }
             Ok(outcome)
         })
         .await
@@ -343,7 +372,7 @@ fn trade_once(
     stocks: &mut redb::Table<&str, &[u8]>,
     applied: &mut redb::Table<&str, &[u8]>,
     unlogged: &mut redb::Table<&str, u64>,
-    changed: &mut BTreeMap<StockName, u64>,
+    changed: &mut BTreeMap<StockName, StockState>,
 ) -> Result<AppliedRecord, StoreError> {
     let key = request.key.as_str();
     if let Some(bytes) = applied.get(key).map_err(StoreError::redb)? {
@@ -367,7 +396,7 @@ fn trade_once(
                 .insert(name, bytes.as_slice())
                 .map_err(StoreError::redb)?;
             unlogged.insert(key, now_ms).map_err(StoreError::redb)?;
-            changed.insert(request.name.clone(), after.version);
+            changed.insert(request.name.clone(), after);
             Outcome::Applied {
                 quantity_after: after.quantity,
                 version: after.version,

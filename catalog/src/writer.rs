@@ -3,7 +3,8 @@
 //! Handlers hand it trades and confirms through a [`WriterHandle`]. It takes everything waiting
 //! (up to [`MAX_BATCH`]), runs it in one durable redb transaction, and only then answers every
 //! waiter and publishes one `Invalidation` per changed stock. One fsync thus covers a whole
-//! batch, and since a single task does every write no update is ever lost.
+//! batch, and since a single task does every write no update is ever lost. A batch holding only
+//! confirms waits briefly for trades to share its commit ([`CONFIRM_LINGER`]).
 //!
 //! It stops when every [`WriterHandle`] is dropped, after finishing what was already queued.
 
@@ -11,7 +12,7 @@ use crate::store::{Store, WriteOp};
 use bazaar_nats::messages::{encode, Invalidation, Reply, TradeApplied, TradeRequest};
 use bazaar_nats::subjects::STOCK_INVALIDATE;
 use bazaar_nats::IdempotencyKey;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, instrument, warn};
 
@@ -19,6 +20,11 @@ use tracing::{debug, error, info, instrument, warn};
 pub const MAX_BATCH: usize = 512;
 /// How many operations may wait for the writer before handlers wait to enqueue.
 const QUEUE_CAPACITY: usize = 4096;
+/// How long a batch of confirms alone waits for trades to share its commit. Under trade load
+/// the order leader confirms each trade just as the next one is on its way, and a commit of its
+/// own (an fsync) would hold that next trade up; riding along costs it nothing. Nobody waits on
+/// a confirm (the leader publishes it), and a lost one is only re-confirmed by the roll-forward.
+const CONFIRM_LINGER: Duration = Duration::from_millis(20);
 
 /// Message of a request the writer can no longer take.
 const WRITER_GONE: &str = "the catalog is shutting down";
@@ -94,9 +100,29 @@ impl Writer {
         info!("writer started");
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while self.jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            if is_confirms_only(&batch) {
+                self.linger(&mut batch).await;
+            }
             self.commit(std::mem::take(&mut batch)).await;
         }
         info!("writer stopped: queue closed and drained");
+    }
+
+    /// Adds what arrives within [`CONFIRM_LINGER`] to a batch of confirms, stopping at the
+    /// first trade (or a full batch, or a closed queue).
+    async fn linger(&mut self, batch: &mut Vec<Job>) {
+        let deadline = tokio::time::sleep(CONFIRM_LINGER);
+        tokio::pin!(deadline);
+        while batch.len() < MAX_BATCH && is_confirms_only(batch) {
+            tokio::select! {
+                () = &mut deadline => return,
+                received = self.jobs.recv_many(batch, MAX_BATCH - batch.len()) => {
+                    if received == 0 {
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     #[instrument(skip_all, fields(batch = jobs.len()))]
@@ -152,6 +178,10 @@ impl Writer {
             }
         }
     }
+}
+
+fn is_confirms_only(batch: &[Job]) -> bool {
+    batch.iter().all(|job| matches!(job, Job::Confirm { .. }))
 }
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
