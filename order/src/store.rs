@@ -420,7 +420,12 @@ mod tests {
     fn an_order_behind_the_count_marks_the_store_diverged_and_stops_there() {
         let (_dir, store) = temp_store();
         let appended = store
-            .append(&[order(1, 0, "a"), order(2, 1, "b"), order(3, 1, "x"), order(4, 2, "c")])
+            .append(&[
+                order(1, 0, "a"),
+                order(2, 1, "b"),
+                order(3, 1, "x"),
+                order(4, 2, "c"),
+            ])
             .unwrap();
         assert!(appended.diverged);
         assert_eq!((appended.digest.sequence, appended.digest.count), (2, 2));
@@ -436,7 +441,10 @@ mod tests {
             .append(&[order(1, 0, "a"), order(2, 5, "x"), order(3, 1, "b")])
             .unwrap();
         assert!(!appended.diverged);
-        assert_eq!(appended.skipped.iter().map(|s| s.0).collect::<Vec<_>>(), [2]);
+        assert_eq!(
+            appended.skipped.iter().map(|s| s.0).collect::<Vec<_>>(),
+            [2]
+        );
         assert_eq!((appended.digest.sequence, appended.digest.count), (3, 2));
     }
 
