@@ -83,12 +83,16 @@ pub fn router(state: Arc<AppState>, request_timeout: Duration) -> Router {
         .layer(middleware::map_response(json_errors))
         .layer(
             TraceLayer::new_for_http()
+                // DEBUG, like the per-request events: the subscriber formats a span's fields
+                // when it is created, which cost a quarter of a cached lookup's CPU at the
+                // default INFO level (docs/PERFORMANCE.md). `RUST_LOG=bazaar_frontend=debug`
+                // brings method and path back on every line of a request.
                 .make_span_with(|request: &Request| {
                     let path = request
                         .extensions()
                         .get::<MatchedPath>()
                         .map_or("<unmatched>", MatchedPath::as_str);
-                    tracing::info_span!("request", method = %request.method(), path)
+                    tracing::debug_span!("request", method = %request.method(), path)
                 })
                 // Failures are logged once by AppError, not again here.
                 .on_failure(()),
