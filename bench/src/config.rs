@@ -72,4 +72,8 @@ pub struct Config {
     /// Skip the catch-up and large-history measurements (a quick run while developing).
     #[arg(long)]
     pub skip_scale: bool,
+    /// Measure nothing: render PERFORMANCE.md again from the last run (perf/latest.json), e.g.
+    /// after the analysis text in bench/ANALYSIS.md changed.
+    #[arg(long)]
+    pub render_only: bool,
 }

@@ -59,11 +59,14 @@ pub fn render(r: &Results, baseline: Option<&Results>) -> String {
          below was measured in one run on one machine, beside floors measured in the same run.\n",
         r.command
     );
-    let _ = writeln!(
+    let _ =
+        writeln!(
         out,
         "- Machine: {} CPUs ({}), Linux {}, {}\n- Tree: `{}`, {}\n- Run took {:.0} s; each wrk \
-         measurement lasts {} s after a 1 s warm-up. Release binaries.\n- Load average at the \
-         start: {}",
+         measurement lasts {} s after a 1 s warm-up. Release binaries.\n- Load average (1, 5, \
+         15 min) at the start: {}; at the end: {}. Other `rustc` processes running at the \
+         start: {} (the machine is shared with other sessions' builds, which take CPU and disk \
+         from every figure below, floors included).",
         m.cpus,
         m.cpu_model,
         m.kernel,
@@ -72,7 +75,13 @@ pub fn render(r: &Results, baseline: Option<&Results>) -> String {
         m.date,
         r.elapsed_secs,
         r.duration_secs,
-        m.loadavg
+        m.loadavg.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        r.loadavg_end
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+        m.compilers
     );
     if m.background.is_empty() {
         let _ = writeln!(

@@ -23,6 +23,9 @@ pub struct Machine {
     pub loadavg: String,
     /// Command lines of other benchmark or chaos processes running at the start (not ours).
     pub background: Vec<String>,
+    /// `rustc` processes (other builds on the machine) at the start.
+    #[serde(default)]
+    pub compilers: usize,
 }
 
 fn command(program: &str, args: &[&str]) -> String {
@@ -59,6 +62,7 @@ impl Machine {
                 .trim()
                 .to_string(),
             background: chaos_processes(),
+            compilers: count_processes("rustc"),
         }
     }
 }
@@ -87,6 +91,18 @@ pub fn chaos_processes() -> Vec<String> {
     }
     found.sort();
     found
+}
+
+/// How many running processes are named `name` (`/proc/PID/comm`).
+pub fn count_processes(name: &str) -> usize {
+    std::fs::read_dir("/proc").map_or(0, |entries| {
+        entries
+            .flatten()
+            .filter(|e| {
+                std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == name)
+            })
+            .count()
+    })
 }
 
 /// A process's command line, arguments joined by spaces.

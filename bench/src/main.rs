@@ -46,9 +46,17 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
         .chain(std::env::args().skip(1))
         .collect::<Vec<_>>()
         .join(" ");
-    let results = run::run(&config, command).await?;
     let perf_dir = config.docs_dir.join("perf");
-    run::write_json(&results, &perf_dir.join("latest.json"))?;
+    let latest = perf_dir.join("latest.json");
+    let results: Results = if config.render_only {
+        let text = std::fs::read_to_string(&latest)
+            .with_context(|| format!("cannot read {}", latest.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("cannot parse {}", latest.display()))?
+    } else {
+        let results = run::run(&config, command).await?;
+        run::write_json(&results, &latest)?;
+        results
+    };
     let baseline: Option<Results> = std::fs::read_to_string(perf_dir.join("baseline.json"))
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok());

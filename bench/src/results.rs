@@ -132,6 +132,9 @@ pub struct Results {
     pub memory_after: Vec<Memory>,
     /// Seconds the whole run took.
     pub elapsed_secs: f64,
+    /// `/proc/loadavg` at the end of the run.
+    #[serde(default)]
+    pub loadavg_end: String,
 }
 
 /// One goal of issue 4, judged.

@@ -511,6 +511,10 @@ pub async fn run(config: &Config, command: String) -> anyhow::Result<Results> {
         memory_idle,
         memory_after,
         elapsed_secs: started.elapsed().as_secs_f64(),
+        loadavg_end: std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     })
 }
 
