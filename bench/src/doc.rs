@@ -286,7 +286,7 @@ pub fn render(r: &Results, baseline: Option<&Results>) -> String {
             Some(&r.fill_small),
         ),
         (
-            format!("to {}", r.fill_large.as_ref().map_or(0, |f| f.stored)),
+            format!("to {}", thousands(r.fill_large.as_ref().map_or(0, |f| f.stored))),
             r.fill_large.as_ref(),
         ),
     ] {
