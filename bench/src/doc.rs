@@ -133,9 +133,14 @@ pub fn render(r: &Results, baseline: Option<&Results>) -> String {
         let _ = writeln!(
             out,
             "\nThe last column is the baseline run (tree `{}`, {}) taken before any service was \
-             changed; its own floors were {} us (HTTP), {:.0} us (NATS), {:.0} us (redb).",
+             changed, at a load average of {} (this run: {}); its own floors were {} us (HTTP), \
+             {:.0} us (NATS), {:.0} us (redb). Runs minutes apart on this shared machine differ \
+             by more than most changes do, so the fair before/after figures are the side-by-side \
+             ones in the analysis at the end.",
             b.machine.commit,
             b.machine.date,
+            b.machine.loadavg.split_whitespace().next().unwrap_or("?"),
+            m.loadavg.split_whitespace().next().unwrap_or("?"),
             b.floors.http_one.run.p50_us,
             b.floors.nats.p50_us,
             b.floors.redb.p50_us
@@ -271,9 +276,10 @@ pub fn render(r: &Results, baseline: Option<&Results>) -> String {
         out,
         "The log is filled by publishing valid `OrderRecord`s straight to JetStream on \
          `orders.new`, numbered on from the last order, each with `Nats-Expected-Last-Sequence` \
-         = the tail it follows (so nothing else can interleave), pipelined 4,096 in flight, while \
-         no trades run. The replicas materialise them exactly as they do the leader's appends. \
-         The orders from the trade runs stay in the log.\n"
+         = the tail it follows, pipelined 4,096 in flight, while no trades run (an idle leader \
+         appends nothing; any refused or misplaced append stops the run). The replicas \
+         materialise them exactly as they do the leader's appends. The orders from the trade \
+         runs stay in the log.\n"
     );
     let _ = writeln!(
         out,
@@ -286,7 +292,10 @@ pub fn render(r: &Results, baseline: Option<&Results>) -> String {
             Some(&r.fill_small),
         ),
         (
-            format!("to {}", thousands(r.fill_large.as_ref().map_or(0, |f| f.stored))),
+            format!(
+                "to {}",
+                thousands(r.fill_large.as_ref().map_or(0, |f| f.stored))
+            ),
             r.fill_large.as_ref(),
         ),
     ] {

@@ -3,8 +3,10 @@
 //!
 //! Records go on `orders.new` numbered from the next free transaction number, each with
 //! `Nats-Expected-Last-Sequence` = the tail it follows, pipelined (many publishes in flight, acks
-//! collected in order). If anyone else appends meanwhile (the leader, a roll-forward), the stream
-//! refuses the rest and the fill fails loudly instead of leaving two orders with one number. The
+//! collected in order). If anyone else appended meanwhile (the leader, a roll-forward), an ack
+//! would be refused or land elsewhere than expected, and the fill fails loudly. A pipeline can
+//! still put a later record behind such a foreign message (why the services append one at a
+//! time), so fill only while the system is idle: an idle leader appends nothing. The
 //! records carry no `Nats-Msg-Id`: their keys are fresh, so there is nothing to deduplicate, and
 //! a million ids would only fill the broker's duplicate window.
 //!
