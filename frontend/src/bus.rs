@@ -2,7 +2,8 @@
 //!
 //! Every call sends the same request (for a trade: the same idempotency key) again after a
 //! timeout, a "no responders", an `unavailable` reply or, for the order service, a `not_leader`
-//! reply, so a leader failover or a catalog restart costs latency, not an error. Only when the
+//! reply or a new leader in the lease (a request waiting on a leader that died is not waited
+//! out), so a leader failover or a catalog restart costs latency, not an error. Only when the
 //! budget is spent does the caller get [`BusError::Unavailable`] (HTTP 503). Final replies come
 //! back as values or as the other [`BusError`] variants, which `error.rs` maps to statuses.
 
@@ -17,6 +18,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// First pause between two attempts; doubles up to [`BACKOFF_MAX`].
@@ -155,6 +157,7 @@ impl Bus {
     ) -> Result<T, BusError> {
         let deadline = Instant::now() + self.retry_budget;
         let mut backoff = BACKOFF_MIN;
+        let mut changes = self.leader.subscribe();
         let mut target = self.leader.current();
         let mut redirects = 0;
         let mut attempts = 0u32;
@@ -166,7 +169,13 @@ impl Bus {
             let why = match target {
                 None => "no order leader is known".to_string(),
                 Some(id) => match self
-                    .attempt(subject_for(id), payload.clone(), deadline)
+                    .attempt_at_replica(
+                        id,
+                        subject_for(id),
+                        payload.clone(),
+                        deadline,
+                        &mut changes,
+                    )
                     .await
                 {
                     Attempt::Done(result) => return result,
@@ -194,6 +203,40 @@ impl Bus {
                 ));
             }
             log_retry(attempts, "order replicas", &why);
+        }
+    }
+
+    /// One request to order replica `id`, abandoned as soon as `changes` says another replica
+    /// took the lease: a leader that died will never answer, and the new one can take the same
+    /// request (the same idempotency key) at once. Comes back as a `not_leader` hint then.
+    async fn attempt_at_replica<T: DeserializeOwned>(
+        &self,
+        id: u32,
+        subject: String,
+        payload: Bytes,
+        deadline: Instant,
+        changes: &mut watch::Receiver<Option<u32>>,
+    ) -> Attempt<T> {
+        changes.mark_unchanged();
+        let replaced = async {
+            loop {
+                if changes.changed().await.is_err() {
+                    // The tracker is gone; only the attempt itself can end this call.
+                    std::future::pending::<()>().await;
+                }
+                if let Some(other) = *changes.borrow_and_update() {
+                    if other != id {
+                        return other;
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            attempt = self.attempt(subject, payload, deadline) => attempt,
+            other = replaced => {
+                tracing::debug!(from = id, to = other, "the leader changed during the request; resending");
+                Attempt::NotLeader(Some(other))
+            }
         }
     }
 

@@ -7,13 +7,16 @@
 //! reconnect. The key also expires silently when a leader dies, so callers whose request to the
 //! leader failed ask [`LeaderTracker::refresh`] for a fresh `kv.get`.
 //!
+//! Callers can also [`LeaderTracker::subscribe`] to changes: a trade waiting on a leader that
+//! died is resent as soon as another replica takes the lease, instead of after its attempt
+//! timeout.
+//!
 //! The bucket is looked up lazily: the frontend starts (and answers 503) even when NATS, or the
 //! order replicas that create the bucket, are not up yet.
 
 use async_nats::jetstream::{self, kv};
 use bazaar_nats::subjects::{LEADER_BUCKET, LEADER_KEY};
 use futures::StreamExt;
-use std::sync::RwLock;
 use std::time::Duration;
 use tokio::sync::{watch, OnceCell};
 use tokio_util::sync::CancellationToken;
@@ -30,7 +33,7 @@ pub struct LeaderTracker {
     /// Per-call bound on KV operations, so a dead broker cannot stall a request.
     timeout: Duration,
     store: OnceCell<kv::Store>,
-    current: RwLock<Option<u32>>,
+    current: watch::Sender<Option<u32>>,
 }
 
 impl LeaderTracker {
@@ -43,27 +46,29 @@ impl LeaderTracker {
             js,
             timeout,
             store: OnceCell::new(),
-            current: RwLock::new(None),
+            current: watch::Sender::new(None),
         }
     }
 
     /// The leader last seen, if any. Never blocks on the network.
     pub fn current(&self) -> Option<u32> {
-        *self
-            .current
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self.current.borrow()
+    }
+
+    /// Every change of the leader from now on (the current value counts as seen).
+    pub fn subscribe(&self) -> watch::Receiver<Option<u32>> {
+        self.current.subscribe()
     }
 
     fn set(&self, leader: Option<u32>) {
-        let mut cell = self
-            .current
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *cell != leader {
+        self.current.send_if_modified(|cell| {
+            if *cell == leader {
+                return false;
+            }
             tracing::info!(leader = ?leader, "order leader changed");
             *cell = leader;
-        }
+            true
+        });
     }
 
     /// The leader bucket, found on first use. The order replicas create it (with the

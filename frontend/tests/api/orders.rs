@@ -3,6 +3,7 @@
 
 use crate::helpers::{spawn_app, spawn_app_with, FakeReplica, LeaseHolder, Options};
 use bazaar_nats::subjects::{order_get, order_trade};
+use futures::StreamExt;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -312,4 +313,52 @@ async fn an_order_number_that_is_not_a_non_negative_integer_is_a_400() {
         assert_eq!(status, 400, "{path}: {body}");
         assert_eq!(body["error"]["code"], 400);
     }
+}
+
+#[tokio::test]
+async fn an_order_waiting_on_a_leader_that_went_silent_is_resent_to_the_next_leader() {
+    // One attempt may take the whole budget: without following the lease, the order would wait
+    // on the silent replica and end in a 503.
+    let app = spawn_app_with(Options {
+        attempt_timeout_ms: 30_000,
+        retry_budget_ms: 30_000,
+        ..Options::default()
+    })
+    .await;
+    let mut silent = app.nats.subscribe(order_trade(1)).await.unwrap();
+    app.nats.flush().await.unwrap();
+    let successor = FakeReplica::start(
+        &app.nats,
+        order_trade(2),
+        vec![json!({"status": "ok", "data": {"transaction_number": 11}})],
+    )
+    .await;
+    let first_lease = LeaseHolder::start(&app.nats, 1).await;
+    app.wait_until("the frontend sees leader 1", |app| async move {
+        app.get_json("/healthz").await.1["data"]["leader"] == 1
+    })
+    .await;
+
+    let order = tokio::spawn({
+        let request = app
+            .http
+            .post(app.url("/orders"))
+            .header("Idempotency-Key", "resent-key")
+            .body(r#"{"name": "GameStart", "quantity": 2, "type": "buy"}"#);
+        async move { request.send().await.unwrap() }
+    });
+    let stuck = tokio::time::timeout(Duration::from_secs(10), silent.next())
+        .await
+        .expect("the order reached the first leader")
+        .unwrap();
+    drop(first_lease);
+    let _second_lease = LeaseHolder::start(&app.nats, 2).await;
+
+    let response = order.await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"data": {"transaction_number": 11}}));
+    let first: Value = serde_json::from_slice(&stuck.payload).unwrap();
+    assert_eq!(successor.received(), vec![first.clone()]);
+    assert_eq!(first["key"], "resent-key");
 }
