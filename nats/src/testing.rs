@@ -125,6 +125,16 @@ impl NatsServer {
         }
     }
 
+    /// SIGSTOP: the server keeps its clients' connections open but answers nothing, as a hung or
+    /// overloaded broker would. [`Self::kill`] and [`Self::restart`] work on a frozen server.
+    pub fn freeze(&self) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .args(["-STOP", &child.id().to_string()])
+                .status();
+        }
+    }
+
     /// Starts the server again on the same port with the same store, after [`Self::kill`].
     pub fn restart(&mut self) {
         self.kill();

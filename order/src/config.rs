@@ -26,9 +26,19 @@ pub struct Config {
     /// How long to wait for the catalog to apply a trade before telling the caller to retry.
     #[arg(long, env = "ORDER_CATALOG_TIMEOUT_MS", default_value_t = 1000)]
     pub catalog_timeout_ms: u64,
+    /// How long one JetStream call (a log append's ack, a stream or lease read, a lease write)
+    /// may take before it fails and is retried. Short, so a request lost in a broker restart
+    /// costs a second rather than the client library's 5-10 s default; the callers retry.
+    #[arg(long, env = "ORDER_JS_TIMEOUT_MS", default_value_t = 1000)]
+    pub js_timeout_ms: u64,
 }
 
 impl Config {
+    /// The bound on each JetStream call.
+    pub fn js_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.js_timeout_ms)
+    }
+
     /// The replica's redb file.
     pub fn store_path(&self) -> PathBuf {
         self.data_dir.join(format!("order-{}.redb", self.id))
@@ -44,6 +54,9 @@ impl Config {
                 "--id must be between 1 and --replicas ({}), got {}",
                 self.replicas, self.id
             ));
+        }
+        if self.js_timeout_ms == 0 {
+            return Err("--js-timeout-ms must be at least 1".into());
         }
         Ok(())
     }

@@ -55,7 +55,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         .await
         .context("cannot connect to NATS")?;
     let client = connection.client.clone();
-    let js = async_nats::jetstream::new(client.clone());
+    let mut js = async_nats::jetstream::new(client.clone());
+    js.set_timeout(config.js_timeout());
     let replication = Replication(config.js_replicas);
     let kv = loop {
         // The broker may still be starting: keep trying, as the client keeps reconnecting.

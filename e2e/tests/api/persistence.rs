@@ -60,3 +60,29 @@ async fn services_reconnect_by_themselves_after_nats_server_restarts() {
     assert_eq!(status, 200, "{body}");
     system.wait_converged(2, Duration::from_secs(20)).await;
 }
+
+/// Regression (chaos runs stalled up to 20 s after broker restarts): a JetStream call whose
+/// request died with the broker (a lease renewal, a stream read, an append's ack) used to wait
+/// out the client library's 5-10 s default before the replica retried, and every replica had
+/// one in flight (the leader's renewal timed out 5 s after the broker froze). Now each waits at
+/// most `--js-timeout-ms`, so trades resume within a short retry budget of the broker's return.
+#[tokio::test]
+async fn requests_lost_with_a_dead_broker_do_not_stall_the_order_service() {
+    let mut system = System::start(SystemOptions {
+        retry_budget_ms: 2500,
+        ..SystemOptions::default()
+    })
+    .await;
+    must_trade(&system, "FishCo", 1, "buy").await;
+    // Frozen, the broker takes the replicas' lease and stream requests and answers none of them;
+    // then it dies and comes back on the same store.
+    system.nats.freeze();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    system.restart_nats();
+    let (status, body) = system.trade("FishCo", 1, "buy").await;
+    assert_eq!(
+        status, 200,
+        "the first trade after the broker's return: {body}"
+    );
+    system.wait_converged(2, Duration::from_secs(20)).await;
+}
