@@ -16,6 +16,11 @@ use tokio_util::sync::CancellationToken;
 
 /// Most log messages written in one redb transaction.
 const MAX_BATCH: usize = 2048;
+/// First pause before re-creating a consumer that could not be made; doubles up to
+/// [`BACKOFF_MAX`].
+const BACKOFF_MIN: Duration = Duration::from_millis(50);
+/// Longest pause between two attempts to make a consumer.
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// With no message for this long, compare the store with the stream: a consumer that silently
 /// stopped delivering (seen after broker restarts) is made again.
 const STALL_CHECK: Duration = Duration::from_secs(2);
@@ -47,23 +52,30 @@ impl LogFollower {
     }
 
     /// Follows the log until `stop` is cancelled, re-creating the consumer after any error.
+    /// The pause before re-creating it doubles while attempts keep failing before a consumer
+    /// exists, and starts small again once one was made: a consumer ended by a broker restart
+    /// hours after the previous one is re-created at once, not after the longest pause.
     pub async fn run(mut self, stop: CancellationToken) {
-        let mut backoff = Duration::from_millis(50);
+        let mut backoff = BACKOFF_MIN;
         loop {
             self.reconnects.mark_unchanged();
+            let mut consumer_made = false;
             let result = tokio::select! {
                 () = stop.cancelled() => return,
-                r = self.follow_once(&stop) => r,
+                r = self.follow_once(&stop, &mut consumer_made) => r,
             };
             match result {
                 Ok(()) => return,
                 Err(e) => {
+                    if consumer_made {
+                        backoff = BACKOFF_MIN;
+                    }
                     tracing::warn!(error = %e, "order log consumer ended; re-creating it");
                     tokio::select! {
                         () = stop.cancelled() => return,
                         () = tokio::time::sleep(backoff) => {}
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
                 }
             }
         }
@@ -77,7 +89,12 @@ impl LogFollower {
         Ok(())
     }
 
-    async fn follow_once(&mut self, stop: &CancellationToken) -> anyhow::Result<()> {
+    /// One consumer's life: sets `consumer_made` once the consumer exists.
+    async fn follow_once(
+        &mut self,
+        stop: &CancellationToken,
+        consumer_made: &mut bool,
+    ) -> anyhow::Result<()> {
         let start = self.stored.borrow().sequence + 1;
         let stream = self.js.get_stream(ORDERS_STREAM).await?;
         let tail = stream.cached_info().state.last_sequence;
@@ -101,6 +118,7 @@ impl LogFollower {
                 ..Default::default()
             })
             .await?;
+        *consumer_made = true;
         tracing::debug!(start, "following the order log");
         let mut batches = consumer.messages().await?.ready_chunks(MAX_BATCH);
         let mut reconnects = self.reconnects.clone();
