@@ -37,7 +37,8 @@ impl Default for Replication {
 }
 
 /// Finds or creates the `ORDERS` stream: file storage, every message kept, `orders.new` and
-/// `orders.term`.
+/// `orders.term`, atomic batch publishing allowed (the order leader appends its orders in atomic
+/// batches). A stream made before atomic batches were used is updated to allow them.
 ///
 /// # Errors
 /// [`SetupError::Stream`] when JetStream refuses or does not answer.
@@ -45,7 +46,7 @@ pub async fn ensure_orders_stream(
     js: &jetstream::Context,
     replication: Replication,
 ) -> Result<stream::Stream, SetupError> {
-    js.get_or_create_stream(stream::Config {
+    let config = stream::Config {
         name: ORDERS_STREAM.to_string(),
         description: Some("Stock Bazaar order log: one message per accepted trade".into()),
         subjects: vec![ORDERS_NEW.to_string(), ORDERS_TERM.to_string()],
@@ -56,10 +57,28 @@ pub async fn ensure_orders_stream(
         deny_delete: true,
         deny_purge: true,
         allow_direct: true,
+        allow_atomic_publish: true,
         ..Default::default()
-    })
-    .await
-    .map_err(|e| SetupError::Stream(e.to_string()))
+    };
+    let mut found = js
+        .get_or_create_stream(config)
+        .await
+        .map_err(|e| SetupError::Stream(e.to_string()))?;
+    let existing = found.cached_info().config.clone();
+    if !existing.allow_atomic_publish {
+        // Keep everything else as it was made (replicas, limits); only allow atomic batches.
+        js.update_stream(stream::Config {
+            allow_atomic_publish: true,
+            ..existing
+        })
+        .await
+        .map_err(|e| SetupError::Stream(format!("cannot allow atomic batches: {e}")))?;
+        found = js
+            .get_stream(ORDERS_STREAM)
+            .await
+            .map_err(|e| SetupError::Stream(e.to_string()))?;
+    }
+    Ok(found)
 }
 
 /// Finds or creates the `order_leader` KV bucket: one value per key, each expiring

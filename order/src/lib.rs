@@ -11,6 +11,7 @@
 //! - [`log_follower`] - replays the JetStream log into the store.
 //! - [`election`] - the KV lease.
 //! - [`sequencer`] - the leader's single, fenced writer to the log.
+//! - [`log_append`] - one atomic, fenced batch of orders into the log.
 //! - [`catalog_client`] - calls to the catalog.
 //! - [`rollforward`] - logs trades the catalog applied but the log lacks.
 //! - [`handlers`] - the replica's NATS subjects.
@@ -19,6 +20,7 @@ pub mod catalog_client;
 pub mod config;
 pub mod election;
 pub mod handlers;
+pub mod log_append;
 pub mod log_follower;
 pub mod rollforward;
 pub mod sequencer;

@@ -1,29 +1,31 @@
 //! The leader's single writer to the order log.
 //!
 //! Every accepted trade passes through one task, which gives it the next transaction number and
-//! publishes it on `orders.new` with:
-//! - `Nats-Expected-Last-Sequence` = the stream's last sequence as this leader knows it, so
-//!   JetStream appends only if nothing else was appended since. When a replica starts a term it
-//!   first appends a `TermStart` marker on `orders.term`, which moves the last sequence: from then
-//!   on every append of an earlier leader (paused, partitioned, not yet aware it lost the lease)
-//!   is refused. That is the fence; the lease only decides who may try.
-//! - `Nats-Msg-Id` = the trade's idempotency key, so the broker also drops a repeated key.
+//! publishes it on `orders.new`. Whatever trades are waiting when the task turns to the log go
+//! together, as one atomic JetStream batch (`log_append`), so many clients share one broker
+//! round trip:
+//! - the batch expects (`Nats-Expected-Last-Sequence`) the stream's last sequence as this leader
+//!   knows it, so JetStream stores it only if nothing else was appended since. When a replica
+//!   starts a term it first appends a `TermStart` marker on `orders.term`, which moves the last
+//!   sequence: from then on every append of an earlier leader (paused, partitioned, not yet aware
+//!   it lost the lease) is refused. That is the fence; the lease only decides who may try.
+//! - all of the batch lands or none of it, so a refused append never leaves a hole in the numbers.
+//! - `Nats-Msg-Id` = the trade's idempotency key, so the broker also refuses a repeated key.
 //!
 //! Before numbering, the task looks each key up among the trades logged in this term and in the
 //! store (which held the whole log when the term started), so a retried trade gets its first
-//! number back. Appends go one at a time, each expecting the sequence its predecessor got:
-//! batching happens around the broker (one store lookup, one confirm per batch), never by
-//! pipelining appends, which would let a foreign message satisfy a later append's expectation.
+//! number back. One batch is in flight at a time: the next one expects the sequence this one got.
 //!
 //! When an append fails (refused sequence, broker down), the task starts the term again (re-reads
 //! the tail, waits for the store, appends a new marker) and retries the failed trades; after a
 //! few rounds it tells the caller to retry.
 
 use crate::election::Lease;
+use crate::log_append::{append_batch, AppendError};
 use crate::store::Digest;
 use crate::store::OrderStore;
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
-use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
+use async_nats::jetstream::{self, message::PublishMessage};
 use bazaar_nats::messages::{encode, ConfirmLogged, OrderRecord, TermStart, TradeRequest};
 use bazaar_nats::subjects::{ORDERS_NEW, ORDERS_STREAM, ORDERS_TERM, TRADES_CONFIRM};
 use std::collections::{HashMap, VecDeque};
@@ -33,8 +35,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-/// Most trades numbered and published together.
+/// Most trades numbered and published together (one atomic batch, below the broker's limit).
 const MAX_BATCH: usize = 512;
+const _: () = assert!(MAX_BATCH <= crate::log_append::MAX_BATCH);
 /// Rounds an append may fail before the caller is told to retry.
 const MAX_ATTEMPTS: u32 = 3;
 /// Above this many remembered keys, those the store already holds are forgotten.
@@ -238,74 +241,55 @@ impl SequencerTask {
             }
         }
 
-        // One append at a time, each expecting the sequence the previous one got. Pipelining
-        // them would be unsafe: if the first were refused because another leader appended one
-        // message, the second's expected sequence would match that foreign message and land,
-        // leaving a hole in the numbers. (The chaos run found exactly that.)
+        // Every new order of the batch goes to the log in one atomic batch right after the
+        // sequence this term last saw: all of them land, or none does (see `log_append`).
         let mut logged_in_batch = HashMap::new();
         let mut failed = false;
-        for (number, p) in to_publish {
-            if failed {
-                self.retry_later(p, "an earlier append in the batch failed".into());
-                continue;
-            }
-            let record = OrderRecord {
-                number,
-                key: p.trade.key.clone(),
-                name: p.trade.name.clone(),
-                side: p.trade.side,
-                quantity: p.trade.quantity,
-            };
-            let expected = term.last_sequence;
-            let message = PublishMessage::build()
-                .payload(encode(&record))
-                .message_id(p.trade.key.as_str())
-                .expected_last_sequence(expected)
-                .header("Bazaar-Epoch", epoch.to_string().as_str());
-            let acked = match self.js.send_publish(ORDERS_NEW, message).await {
-                Ok(ack) => ack.await,
-                Err(e) => {
-                    failed = true;
-                    self.retry_later(p, format!("cannot publish to the order log: {e}"));
-                    continue;
-                }
-            };
-            match acked {
-                Ok(ack) if ack.sequence == expected + 1 && !ack.duplicate => {
-                    term.next = number + 1;
-                    term.last_sequence = ack.sequence;
+        if !to_publish.is_empty() {
+            let records: Vec<OrderRecord> = to_publish
+                .iter()
+                .map(|(number, p)| OrderRecord {
+                    number: *number,
+                    key: p.trade.key.clone(),
+                    name: p.trade.name.clone(),
+                    side: p.trade.side,
+                    quantity: p.trade.quantity,
+                })
+                .collect();
+            match append_batch(&self.js, term.last_sequence, epoch, &records).await {
+                Ok(last_sequence) => {
+                    term.last_sequence = last_sequence;
+                    term.next += records.len() as u64;
                     self.next_number.store(term.next, Ordering::Release);
-                    term.recent.insert(p.trade.key.as_str().to_string(), number);
-                    logged_in_batch.insert(p.trade.key.as_str().to_string(), number);
-                    confirmed.push(p.trade.key.clone());
                     // Reply only while the lease holds; a retry finds the number again.
-                    if self.lease.valid_epoch() == Some(epoch) {
-                        let _ = p.reply.send(Appended::Logged(number));
-                    } else {
-                        let _ = p.reply.send(Appended::NotLeader);
+                    let leading = self.lease.valid_epoch() == Some(epoch);
+                    for (number, p) in to_publish {
+                        let key = p.trade.key.as_str().to_string();
+                        term.recent.insert(key.clone(), number);
+                        logged_in_batch.insert(key, number);
+                        confirmed.push(p.trade.key.clone());
+                        let _ = p.reply.send(if leading {
+                            Appended::Logged(number)
+                        } else {
+                            Appended::NotLeader
+                        });
                     }
-                }
-                Ok(ack) => {
-                    failed = true;
-                    tracing::warn!(
-                        sequence = ack.sequence,
-                        duplicate = ack.duplicate,
-                        "unexpected ack from the order log"
-                    );
-                    self.retry_later(p, "the order log moved".into());
                 }
                 Err(e) => {
                     failed = true;
-                    if e.kind() == PublishErrorKind::WrongLastSequence {
-                        tracing::warn!(
+                    match &e {
+                        AppendError::Refused { fenced: true, .. } => tracing::warn!(
                             epoch,
-                            number,
+                            orders = records.len(),
                             "order log append refused: another leader appended"
-                        );
-                    } else {
-                        tracing::warn!(error = %e, number, "order log append failed");
+                        ),
+                        other => {
+                            tracing::warn!(error = %other, orders = records.len(), "order log append failed")
+                        }
                     }
-                    self.retry_later(p, format!("cannot append to the order log: {e}"));
+                    for (_, p) in to_publish {
+                        self.retry_later(p, e.to_string());
+                    }
                 }
             }
         }
