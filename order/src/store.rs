@@ -146,7 +146,8 @@ impl OrderStore {
             .set_cache_size(CACHE_BYTES)
             .create(path)
             .map_err(db_err)?;
-        let tx = db.begin_write().map_err(db_err)?;
+        let mut tx = db.begin_write().map_err(db_err)?;
+        tx.set_quick_repair(true);
         {
             tx.open_table(ORDERS).map_err(db_err)?;
             tx.open_table(KEYS).map_err(db_err)?;
@@ -154,6 +155,17 @@ impl OrderStore {
         }
         tx.commit().map_err(db_err)?;
         Ok(Self { db: Arc::new(db) })
+    }
+
+    /// A write transaction that records redb's allocator state with its commit ("quick
+    /// repair"), so that reopening the file after a crash takes milliseconds instead of a walk
+    /// over the whole history (measured here on a million order-sized records and their keys,
+    /// release build: 359 ms without, 2 ms with; a debug build takes 7.8 s without). It costs
+    /// an extra flush per commit, which the log follower's batched commits share.
+    fn begin_write(&self) -> Result<redb::WriteTransaction, StoreError> {
+        let mut tx = self.db.begin_write().map_err(db_err)?;
+        tx.set_quick_repair(true);
+        Ok(tx)
     }
 
     /// How many orders are stored, and their hash.
@@ -201,7 +213,7 @@ impl OrderStore {
     /// # Errors
     /// [`StoreError`] on a write failure (then nothing changed).
     pub fn reset(&self) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(db_err)?;
+        let tx = self.begin_write()?;
         tx.delete_table(ORDERS).map_err(db_err)?;
         tx.delete_table(KEYS).map_err(db_err)?;
         tx.delete_table(META).map_err(db_err)?;
@@ -222,7 +234,7 @@ impl OrderStore {
     /// [`StoreError::OutOfOrder`] when a message would leave a gap in the sequence;
     /// [`StoreError`] on a write failure (then nothing of the batch is stored).
     pub fn append(&self, entries: &[LogEntry]) -> Result<Appended, StoreError> {
-        let tx = self.db.begin_write().map_err(db_err)?;
+        let tx = self.begin_write()?;
         let appended = {
             let mut orders = tx.open_table(ORDERS).map_err(db_err)?;
             let mut keys = tx.open_table(KEYS).map_err(db_err)?;
