@@ -1,6 +1,6 @@
 //! The invariants I1-I6, each a pure function over what the run recorded.
 
-use crate::history::{Component, Outage, Outcome, Request, RequestKind};
+use crate::history::{Component, Outage, Outcome, Recovery, Request, RequestKind};
 use bazaar_nats::messages::{OrderRecord, ReplicaDigest};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -241,20 +241,33 @@ pub const RECOVERY_GRACE: Duration = Duration::from_secs(3);
 
 /// I6: while nats-server, the catalog and an order replica are up, no request fails; and no
 /// request, failed or not, takes longer than `longest_allowed` (the retry budget plus slack).
+///
+/// A replica counts as up from its start until it is killed or frozen, and again once it has
+/// caught up with the log after coming back (`recoveries`): a replica still replaying the log
+/// may not lead. So a trade is excused when, at some moment while it ran, none of the
+/// `replicas` was up (plus [`RECOVERY_GRACE`] for the election). Lookups need no replica.
 pub fn no_failure_while_up(
     requests: &[Request],
     outages: &[Outage],
+    recoveries: &[Recovery],
+    replicas: u32,
     longest_allowed: Duration,
 ) -> Check {
+    let no_replica = no_replica_up(outages, recoveries, replicas);
     let excused = |r: &Request| {
-        outages.iter().any(|o| {
+        let needs_component = outages.iter().any(|o| {
             let relevant = match o.component {
                 Component::Nats | Component::Catalog => true,
                 Component::Frontend(f) => f == r.frontend,
                 Component::Replica(_) => false,
             };
             relevant && r.start <= o.to + RECOVERY_GRACE && r.end >= o.from
-        })
+        });
+        let needs_replica = matches!(r.kind, RequestKind::Trade { .. })
+            && no_replica
+                .iter()
+                .any(|(from, to)| r.start <= *to + RECOVERY_GRACE && r.end >= *from);
+        needs_component || needs_replica
     };
     let mut violations = Vec::new();
     for r in requests {
@@ -281,11 +294,75 @@ pub fn no_failure_while_up(
         }
     }
     let failures = requests.iter().filter(|r| r.outcome.is_failure()).count();
+    let without_replica: Duration = no_replica.iter().map(|(from, to)| *to - *from).sum();
     verdict(
         "I6 no failure while up, fail fast when down",
         violations,
-        format!("{failures} failed requests, all during outages and within {longest_allowed:?}"),
+        format!(
+            "{failures} failed requests, all during outages and within {longest_allowed:?}; no replica holding the log was up for {:.1} s in {} windows",
+            without_replica.as_secs_f64(),
+            no_replica.len()
+        ),
     )
+}
+
+/// The intervals during which none of replicas `1..=replicas` was up: each was killed, frozen,
+/// or back but still catching up with the log.
+pub fn no_replica_up(
+    outages: &[Outage],
+    recoveries: &[Recovery],
+    replicas: u32,
+) -> Vec<(Duration, Duration)> {
+    let down_of = |id: u32| {
+        let mut spans: Vec<(Duration, Duration)> = outages
+            .iter()
+            .filter(|o| o.component == Component::Replica(id))
+            .map(|o| (o.from, o.to))
+            .chain(
+                recoveries
+                    .iter()
+                    .filter(|r| r.replica == id)
+                    .map(|r| (r.from, r.to)),
+            )
+            .collect();
+        merge(&mut spans)
+    };
+    (1..=replicas)
+        .map(down_of)
+        .reduce(|all, next| intersect(&all, &next))
+        .unwrap_or_default()
+}
+
+/// Sorts `spans` and joins those that touch or overlap.
+fn merge(spans: &mut [(Duration, Duration)]) -> Vec<(Duration, Duration)> {
+    spans.sort();
+    let mut merged: Vec<(Duration, Duration)> = Vec::new();
+    for &(from, to) in spans.iter() {
+        match merged.last_mut() {
+            Some(last) if from <= last.1 => last.1 = last.1.max(to),
+            _ => merged.push((from, to)),
+        }
+    }
+    merged
+}
+
+/// The overlaps of two sorted lists of disjoint spans.
+fn intersect(a: &[(Duration, Duration)], b: &[(Duration, Duration)]) -> Vec<(Duration, Duration)> {
+    let mut out = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let from = a[i].0.max(b[j].0);
+        let to = a[i].1.min(b[j].1);
+        if from < to {
+            out.push((from, to));
+        }
+        if a[i].1 < b[j].1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -395,9 +472,9 @@ mod tests {
             ..nats_down[0]
         }];
         let limit = Duration::from_secs(9);
-        assert!(no_failure_while_up(&failed, &nats_down, limit).holds);
-        assert!(!no_failure_while_up(&failed, &replica_down, limit).holds);
-        assert!(!no_failure_while_up(&failed, &[], limit).holds);
+        assert!(no_failure_while_up(&failed, &nats_down, &[], 3, limit).holds);
+        assert!(!no_failure_while_up(&failed, &replica_down, &[], 3, limit).holds);
+        assert!(!no_failure_while_up(&failed, &[], &[], 3, limit).holds);
         let slow = vec![request(
             0,
             10_000,
@@ -407,6 +484,66 @@ mod tests {
                 version: 1,
             },
         )];
-        assert!(!no_failure_while_up(&slow, &nats_down, limit).holds);
+        assert!(!no_failure_while_up(&slow, &nats_down, &[], 3, limit).holds);
+    }
+
+    fn span(from_ms: u64, to_ms: u64) -> (Duration, Duration) {
+        (Duration::from_millis(from_ms), Duration::from_millis(to_ms))
+    }
+
+    fn replica_out(id: u32, from_ms: u64, to_ms: u64) -> Outage {
+        Outage {
+            component: Component::Replica(id),
+            from: Duration::from_millis(from_ms),
+            to: Duration::from_millis(to_ms),
+        }
+    }
+
+    fn catching_up(id: u32, from_ms: u64, to_ms: u64) -> Recovery {
+        Recovery {
+            replica: id,
+            from: Duration::from_millis(from_ms),
+            to: Duration::from_millis(to_ms),
+            caught_up: true,
+        }
+    }
+
+    #[test]
+    fn no_replica_is_up_only_where_every_replica_is_down_or_catching_up() {
+        // 1 is wiped at 0 and replays until 9 s; 2 is killed 2-3 s and catches up by 3.5 s;
+        // 3 is killed 3-4 s and catches up by 4.2 s.
+        let outages = [
+            replica_out(1, 0, 1_000),
+            replica_out(2, 2_000, 3_000),
+            replica_out(3, 3_000, 4_000),
+        ];
+        let recoveries = [
+            catching_up(1, 1_000, 9_000),
+            catching_up(2, 3_000, 3_500),
+            catching_up(3, 4_000, 4_200),
+        ];
+        assert_eq!(
+            no_replica_up(&outages, &recoveries, 3),
+            vec![span(3_000, 3_500)]
+        );
+        // Without the catch-up, a replica is up again the moment it restarts.
+        assert!(no_replica_up(&outages, &[], 3).is_empty());
+    }
+
+    #[test]
+    fn a_failed_trade_is_excused_while_no_replica_holds_the_log_but_a_lookup_is_not() {
+        let outages = [replica_out(2, 2_000, 2_100), replica_out(3, 2_000, 2_100)];
+        let recoveries = [
+            catching_up(1, 0, 8_000),
+            catching_up(2, 2_100, 2_300),
+            catching_up(3, 2_100, 2_400),
+        ];
+        let limit = Duration::from_secs(9);
+        let trade_failed = [request(2_050, 7_050, trade("t"), Outcome::Unavailable)];
+        assert!(no_failure_while_up(&trade_failed, &outages, &recoveries, 3, limit).holds);
+        let later = [request(6_000, 11_000, trade("t"), Outcome::Unavailable)];
+        assert!(!no_failure_while_up(&later, &outages, &recoveries, 3, limit).holds);
+        let lookup_failed = [request(2_050, 7_050, lookup(), Outcome::Unavailable)];
+        assert!(!no_failure_while_up(&lookup_failed, &outages, &recoveries, 3, limit).holds);
     }
 }

@@ -2,6 +2,7 @@
 //! the fault a seeded random while, then heals it, recording every outage.
 
 use crate::history::{Component, FaultRecord, Outage};
+use crate::recovery::RecoveryWatch;
 use crate::rng::Rng;
 use bazaar_e2e::System;
 use std::time::{Duration, Instant};
@@ -69,6 +70,8 @@ pub struct Injector<'a> {
     pub faults: Vec<FaultRecord>,
     /// Outages, for the availability check.
     pub outages: Vec<Outage>,
+    /// Order replicas that came back, until each holds the whole log again.
+    pub recoveries: RecoveryWatch,
     kinds: Vec<FaultKind>,
 }
 
@@ -83,6 +86,7 @@ impl std::fmt::Debug for Injector<'_> {
 impl<'a> Injector<'a> {
     /// An injector for `system`, seeded, timing relative to `origin`.
     pub fn new(system: &'a mut System, seed: u64, origin: Instant, interval: Duration) -> Self {
+        let recoveries = RecoveryWatch::new(system.client.clone(), origin);
         Self {
             system,
             rng: Rng::fork(seed, 1),
@@ -90,6 +94,7 @@ impl<'a> Injector<'a> {
             interval,
             faults: Vec::new(),
             outages: Vec::new(),
+            recoveries,
             kinds: FaultKind::ALL.to_vec(),
         }
     }
@@ -205,6 +210,9 @@ impl<'a> Injector<'a> {
             Component::Catalog => self.system.catalog.restart(),
             Component::Nats => self.system.nats.restart(),
             Component::Frontend(i) => self.system.frontends[i].restart(),
+        }
+        if let Component::Replica(id) = active.component {
+            self.recoveries.returned(id);
         }
         let to = self.now();
         self.outages.push(Outage {

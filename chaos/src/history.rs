@@ -113,3 +113,17 @@ pub struct FaultRecord {
     /// How long until it was healed.
     pub held: Duration,
 }
+
+/// An order replica's return to service: from its restart (or thaw) until its store held every
+/// order the log held when it came back.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Recovery {
+    /// The replica's id.
+    pub replica: u32,
+    /// When it was started again (or thawed).
+    pub from: Duration,
+    /// When it had caught up, or the end of the run if it had not.
+    pub to: Duration,
+    /// Whether it caught up before the run ended.
+    pub caught_up: bool,
+}

@@ -3,7 +3,7 @@
 
 use crate::checks::{self, Check};
 use crate::faults::Injector;
-use crate::history::{FaultRecord, Outcome, Request, RequestKind};
+use crate::history::{FaultRecord, Outcome, Recovery, Request, RequestKind};
 use crate::workload::Workload;
 use async_nats::jetstream::consumer;
 use bazaar_e2e::{System, SystemOptions};
@@ -13,6 +13,9 @@ use futures::StreamExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+/// How many order replicas the system runs.
+const REPLICAS: u32 = 3;
 
 /// What a run does.
 #[derive(Debug, Clone)]
@@ -58,6 +61,10 @@ pub struct Report {
     pub faults_by_kind: BTreeMap<&'static str, usize>,
     /// Every fault.
     pub faults: Vec<FaultRecord>,
+    /// Every return of an order replica, until it held the whole log again.
+    pub recoveries: Vec<Recovery>,
+    /// The longest of those, in seconds.
+    pub longest_recovery_secs: f64,
     /// The invariants.
     pub checks: Vec<Check>,
     /// The slowest single request, in seconds.
@@ -75,7 +82,7 @@ impl Report {
     /// A human summary.
     pub fn summary(&self) -> String {
         let mut out = format!(
-            "chaos run, seed {}, {:.0} s\n  trades: {} attempted, {} acknowledged, {} refused (409), {} unknown (503 or cut)\n  lookups: {} ({} failed)\n  orders in the log: {}\n  faults: {} ({})\n  slowest request {:.2} s, longest stall without any success {:.2} s\n",
+            "chaos run, seed {}, {:.0} s\n  trades: {} attempted, {} acknowledged, {} refused (409), {} unknown (503 or cut)\n  lookups: {} ({} failed)\n  orders in the log: {}\n  faults: {} ({})\n  replicas back in service (caught up with the log) after a restart or thaw: {}, the longest after {:.2} s\n  slowest request {:.2} s, longest stall without any success {:.2} s\n",
             self.seed,
             self.duration_secs,
             self.trades_attempted,
@@ -91,6 +98,8 @@ impl Report {
                 .map(|(k, n)| format!("{k} {n}"))
                 .collect::<Vec<_>>()
                 .join(", "),
+            self.recoveries.len(),
+            self.longest_recovery_secs,
             self.slowest_request_secs,
             self.longest_stall_secs,
         );
@@ -130,11 +139,12 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
         origin,
         until,
     };
-    let (requests, faults, outages) = {
+    let (requests, faults, outages, recoveries) = {
         let mut injector = Injector::new(&mut system, config.seed, origin, config.fault_interval);
         injector.only(&config.only_faults);
         let (requests, ()) = tokio::join!(workload.run(), injector.run(until));
-        (requests, injector.faults, injector.outages)
+        let recoveries = injector.recoveries.finish().await;
+        (requests, injector.faults, injector.outages, recoveries)
     };
 
     heal(&mut system).await;
@@ -152,9 +162,9 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
         checks::quantities_are_conserved(&initial, &now, &log, unlogged),
         checks::numbers_are_gapless(&log),
         checks::reads_are_monotonic(&requests),
-        checks::no_failure_while_up(&requests, &outages, longest_allowed),
+        checks::no_failure_while_up(&requests, &outages, &recoveries, REPLICAS, longest_allowed),
     ];
-    let report = report(config, &requests, faults, log.len(), checks);
+    let report = report(config, &requests, faults, recoveries, log.len(), checks);
     if let (false, Some(dir)) = (report.all_hold(), &config.keep_logs) {
         system.save_logs(dir)?;
         std::fs::write(dir.join("requests.json"), serde_json::to_vec(&requests)?)?;
@@ -166,6 +176,7 @@ fn report(
     config: &RunConfig,
     requests: &[Request],
     faults: Vec<FaultRecord>,
+    recoveries: Vec<Recovery>,
     orders_logged: usize,
     checks: Vec<Check>,
 ) -> Report {
@@ -188,6 +199,11 @@ fn report(
         .map(|r| r.end - r.start)
         .max()
         .unwrap_or_default();
+    let longest_recovery = recoveries
+        .iter()
+        .map(|r| r.to - r.from)
+        .max()
+        .unwrap_or_default();
     Report {
         seed: config.seed,
         duration_secs: config.duration.as_secs_f64(),
@@ -200,6 +216,8 @@ fn report(
         orders_logged,
         faults_by_kind,
         faults,
+        longest_recovery_secs: longest_recovery.as_secs_f64(),
+        recoveries,
         checks,
         slowest_request_secs: slowest.as_secs_f64(),
         longest_stall_secs: longest_stall(requests, config.duration).as_secs_f64(),
