@@ -2,14 +2,15 @@
 //!
 //! Every accepted trade passes through one task, which gives it the next transaction number and
 //! publishes it on `orders.new`. Whatever trades are waiting when the task turns to the log go
-//! together, as one atomic JetStream batch (`log_append`), so many clients share one broker
-//! round trip:
-//! - the batch expects (`Nats-Expected-Last-Sequence`) the stream's last sequence as this leader
-//!   knows it, so JetStream stores it only if nothing else was appended since. When a replica
-//!   starts a term it first appends a `TermStart` marker on `orders.term`, which moves the last
-//!   sequence: from then on every append of an earlier leader (paused, partitioned, not yet aware
-//!   it lost the lease) is refused. That is the fence; the lease only decides who may try.
-//! - all of the batch lands or none of it, so a refused append never leaves a hole in the numbers.
+//! together (`log_append`: a few one at a time, many as one atomic JetStream batch, so that many
+//! clients share one broker round trip):
+//! - each append expects (`Nats-Expected-Last-Sequence`) the stream's last sequence as this
+//!   leader knows it, so JetStream stores it only if nothing else was appended since. When a
+//!   replica starts a term it first appends a `TermStart` marker on `orders.term`, which moves the
+//!   last sequence: from then on every append of an earlier leader (paused, partitioned, not yet
+//!   aware it lost the lease) is refused. That is the fence; the lease only decides who may try.
+//! - what lands is always a prefix of the waiting orders, so a refused append never leaves a hole
+//!   in the numbers.
 //! - `Nats-Msg-Id` = the trade's idempotency key, so the broker also refuses a repeated key.
 //!
 //! Before numbering, the task looks each key up among the trades logged in this term and in the
@@ -21,7 +22,7 @@
 //! few rounds it tells the caller to retry.
 
 use crate::election::Lease;
-use crate::log_append::{append_batch, AppendError};
+use crate::log_append::{self, AppendError};
 use crate::store::Digest;
 use crate::store::OrderStore;
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
@@ -37,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Most trades numbered and published together (one atomic batch, below the broker's limit).
 const MAX_BATCH: usize = 512;
-const _: () = assert!(MAX_BATCH <= crate::log_append::MAX_BATCH);
+const _: () = assert!(MAX_BATCH <= log_append::MAX_BATCH);
 /// Rounds an append may fail before the caller is told to retry.
 const MAX_ATTEMPTS: u32 = 3;
 /// Above this many remembered keys, those the store already holds are forgotten.
@@ -241,8 +242,9 @@ impl SequencerTask {
             }
         }
 
-        // Every new order of the batch goes to the log in one atomic batch right after the
-        // sequence this term last saw: all of them land, or none does (see `log_append`).
+        // The new orders go to the log right after the sequence this term last saw, one at a
+        // time or as one atomic batch (see `log_append`): what lands is always a prefix, so a
+        // refusal never leaves a hole in the numbers.
         let mut logged_in_batch = HashMap::new();
         let mut failed = false;
         if !to_publish.is_empty() {
@@ -256,40 +258,39 @@ impl SequencerTask {
                     quantity: p.trade.quantity,
                 })
                 .collect();
-            match append_batch(&self.js, term.last_sequence, epoch, &records).await {
-                Ok(last_sequence) => {
-                    term.last_sequence = last_sequence;
-                    term.next += records.len() as u64;
-                    self.next_number.store(term.next, Ordering::Release);
-                    // Reply only while the lease holds; a retry finds the number again.
-                    let leading = self.lease.valid_epoch() == Some(epoch);
-                    for (number, p) in to_publish {
-                        let key = p.trade.key.as_str().to_string();
-                        term.recent.insert(key.clone(), number);
-                        logged_in_batch.insert(key, number);
-                        confirmed.push(p.trade.key.clone());
-                        let _ = p.reply.send(if leading {
-                            Appended::Logged(number)
-                        } else {
-                            Appended::NotLeader
-                        });
+            let outcome = log_append::append(&self.js, term.last_sequence, epoch, &records).await;
+            term.last_sequence = outcome.last_sequence;
+            term.next += outcome.landed as u64;
+            self.next_number.store(term.next, Ordering::Release);
+            // Reply only while the lease holds; a retry finds the number again.
+            let leading = self.lease.valid_epoch() == Some(epoch);
+            let mut waiting = to_publish.into_iter();
+            for (number, p) in waiting.by_ref().take(outcome.landed) {
+                let key = p.trade.key.as_str().to_string();
+                term.recent.insert(key.clone(), number);
+                logged_in_batch.insert(key, number);
+                confirmed.push(p.trade.key.clone());
+                let _ = p.reply.send(if leading {
+                    Appended::Logged(number)
+                } else {
+                    Appended::NotLeader
+                });
+            }
+            if let Some(e) = outcome.error {
+                failed = true;
+                let left = records.len() - outcome.landed;
+                match &e {
+                    AppendError::Refused { fenced: true, .. } => tracing::warn!(
+                        epoch,
+                        orders = left,
+                        "order log append refused: another leader appended"
+                    ),
+                    other => {
+                        tracing::warn!(error = %other, orders = left, "order log append failed");
                     }
                 }
-                Err(e) => {
-                    failed = true;
-                    match &e {
-                        AppendError::Refused { fenced: true, .. } => tracing::warn!(
-                            epoch,
-                            orders = records.len(),
-                            "order log append refused: another leader appended"
-                        ),
-                        other => {
-                            tracing::warn!(error = %other, orders = records.len(), "order log append failed")
-                        }
-                    }
-                    for (_, p) in to_publish {
-                        self.retry_later(p, e.to_string());
-                    }
+                for (_, p) in waiting {
+                    self.retry_later(p, e.to_string());
                 }
             }
         }
