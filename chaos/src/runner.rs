@@ -57,6 +57,8 @@ pub struct Report {
     pub lookups_failed: usize,
     /// Orders in the log at the end.
     pub orders_logged: usize,
+    /// How they were appended.
+    pub appends: Appends,
     /// Faults injected, by kind.
     pub faults_by_kind: BTreeMap<&'static str, usize>,
     /// Every fault.
@@ -82,7 +84,7 @@ impl Report {
     /// A human summary.
     pub fn summary(&self) -> String {
         let mut out = format!(
-            "chaos run, seed {}, {:.0} s\n  trades: {} attempted, {} acknowledged, {} refused (409), {} unknown (503 or cut)\n  lookups: {} ({} failed)\n  orders in the log: {}\n  faults: {} ({})\n  replicas back in service (caught up with the log) after a restart or thaw: {}, the longest after {:.2} s\n  slowest request {:.2} s, longest stall without any success {:.2} s\n",
+            "chaos run, seed {}, {:.0} s\n  trades: {} attempted, {} acknowledged, {} refused (409), {} unknown (503 or cut)\n  lookups: {} ({} failed)\n  orders in the log: {} ({} appended one at a time, {} in {} atomic batches)\n  faults: {} ({})\n  replicas back in service (caught up with the log) after a restart or thaw: {}, the longest after {:.2} s\n  slowest request {:.2} s, longest stall without any success {:.2} s\n",
             self.seed,
             self.duration_secs,
             self.trades_attempted,
@@ -92,6 +94,9 @@ impl Report {
             self.lookups,
             self.lookups_failed,
             self.orders_logged,
+            self.appends.one_by_one,
+            self.appends.in_batches,
+            self.appends.batches,
             self.faults.len(),
             self.faults_by_kind
                 .iter()
@@ -149,7 +154,7 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
 
     heal(&mut system).await;
     let unlogged = wait_for_roll_forward(&system).await;
-    let log = read_log(&system).await?;
+    let (log, appends) = read_log(&system).await?;
     let digests = system
         .wait_converged_or_report(log.len() as u64, Duration::from_secs(60))
         .await;
@@ -164,7 +169,8 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
         checks::reads_are_monotonic(&requests),
         checks::no_failure_while_up(&requests, &outages, &recoveries, REPLICAS, longest_allowed),
     ];
-    let report = report(config, &requests, faults, recoveries, log.len(), checks);
+    let mut report = report(config, &requests, faults, recoveries, log.len(), checks);
+    report.appends = appends;
     if let (false, Some(dir)) = (report.all_hold(), &config.keep_logs) {
         system.save_logs(dir)?;
         std::fs::write(dir.join("requests.json"), serde_json::to_vec(&requests)?)?;
@@ -214,6 +220,7 @@ fn report(
         lookups,
         lookups_failed,
         orders_logged,
+        appends: Appends::default(),
         faults_by_kind,
         faults,
         longest_recovery_secs: longest_recovery.as_secs_f64(),
@@ -291,14 +298,15 @@ async fn wait_for_roll_forward(system: &System) -> usize {
     }
 }
 
-/// Every order in the JetStream log, in stream order.
-async fn read_log(system: &System) -> anyhow::Result<Vec<OrderRecord>> {
+/// Every order in the JetStream log, in stream order, and how the leaders appended them.
+async fn read_log(system: &System) -> anyhow::Result<(Vec<OrderRecord>, Appends)> {
     let js = async_nats::jetstream::new(system.client.clone());
     let stream = js.get_stream(ORDERS_STREAM).await?;
     let last = stream.cached_info().state.last_sequence;
     let mut records = Vec::new();
+    let mut appends = Appends::default();
     if last == 0 {
-        return Ok(records);
+        return Ok((records, appends));
     }
     let consumer = stream
         .create_consumer(consumer::pull::OrderedConfig {
@@ -312,8 +320,9 @@ async fn read_log(system: &System) -> anyhow::Result<Vec<OrderRecord>> {
         .await
         .map(|m| m.sequence);
     let Ok(last_order) = last_order else {
-        return Ok(records);
+        return Ok((records, appends));
     };
+    let mut batches = std::collections::HashSet::new();
     let mut messages = consumer.messages().await?;
     while let Some(message) = tokio::time::timeout(Duration::from_secs(10), messages.next()).await?
     {
@@ -323,9 +332,32 @@ async fn read_log(system: &System) -> anyhow::Result<Vec<OrderRecord>> {
             .map_err(|e| anyhow::anyhow!(e))?
             .stream_sequence;
         records.push(serde_json::from_slice(&message.payload)?);
+        match message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Nats-Batch-Id"))
+        {
+            Some(batch) => {
+                appends.in_batches += 1;
+                batches.insert(batch.to_string());
+            }
+            None => appends.one_by_one += 1,
+        }
         if sequence >= last_order {
             break;
         }
     }
-    Ok(records)
+    appends.batches = batches.len();
+    Ok((records, appends))
+}
+
+/// How the orders of the log were appended: the two paths of the leader's log writer.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Appends {
+    /// Orders appended one at a time.
+    pub one_by_one: usize,
+    /// Orders appended in atomic batches.
+    pub in_batches: usize,
+    /// How many atomic batches.
+    pub batches: usize,
 }
