@@ -25,6 +25,31 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// stopped delivering (seen after broker restarts) is made again.
 const STALL_CHECK: Duration = Duration::from_secs(2);
 
+/// The pause before the next attempt to make a consumer.
+#[derive(Debug, Clone, Copy)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { next: BACKOFF_MIN }
+    }
+}
+
+impl Backoff {
+    /// The pause after an attempt that failed; `consumer_made` says whether it got as far as a
+    /// consumer, which makes the pause start small again.
+    fn after_failure(&mut self, consumer_made: bool) -> Duration {
+        if consumer_made {
+            self.next = BACKOFF_MIN;
+        }
+        let pause = self.next;
+        self.next = (self.next * 2).min(BACKOFF_MAX);
+        pause
+    }
+}
+
 /// Follows the order log into the store and publishes how far the store got.
 #[derive(Debug)]
 pub struct LogFollower {
@@ -56,7 +81,7 @@ impl LogFollower {
     /// exists, and starts small again once one was made: a consumer ended by a broker restart
     /// hours after the previous one is re-created at once, not after the longest pause.
     pub async fn run(mut self, stop: CancellationToken) {
-        let mut backoff = BACKOFF_MIN;
+        let mut backoff = Backoff::default();
         loop {
             self.reconnects.mark_unchanged();
             let mut consumer_made = false;
@@ -67,15 +92,12 @@ impl LogFollower {
             match result {
                 Ok(()) => return,
                 Err(e) => {
-                    if consumer_made {
-                        backoff = BACKOFF_MIN;
-                    }
                     tracing::warn!(error = %e, "order log consumer ended; re-creating it");
+                    let pause = backoff.after_failure(consumer_made);
                     tokio::select! {
                         () = stop.cancelled() => return,
-                        () = tokio::time::sleep(backoff) => {}
+                        () = tokio::time::sleep(pause) => {}
                     }
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
                 }
             }
         }
@@ -187,5 +209,23 @@ impl LogFollower {
                 return Err(e.into());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pause_doubles_while_no_consumer_is_made_and_starts_small_once_one_was() {
+        let mut backoff = Backoff::default();
+        let failing: Vec<u128> = (0..6)
+            .map(|_| backoff.after_failure(false).as_millis())
+            .collect();
+        assert_eq!(failing, vec![50, 100, 200, 400, 800, 1000]);
+        // Regression: the pause used to stay at its longest for the rest of the process, so
+        // every later broker restart cost the replica a full second before it followed again.
+        assert_eq!(backoff.after_failure(true), BACKOFF_MIN);
+        assert_eq!(backoff.after_failure(false), 2 * BACKOFF_MIN);
     }
 }
