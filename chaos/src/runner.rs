@@ -169,8 +169,15 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
         checks::reads_are_monotonic(&requests),
         checks::no_failure_while_up(&requests, &outages, &recoveries, REPLICAS, longest_allowed),
     ];
-    let mut report = report(config, &requests, faults, recoveries, log.len(), checks);
-    report.appends = appends;
+    let report = report(
+        config,
+        &requests,
+        faults,
+        recoveries,
+        appends,
+        log.len(),
+        checks,
+    );
     if let (false, Some(dir)) = (report.all_hold(), &config.keep_logs) {
         system.save_logs(dir)?;
         std::fs::write(dir.join("requests.json"), serde_json::to_vec(&requests)?)?;
@@ -183,6 +190,7 @@ fn report(
     requests: &[Request],
     faults: Vec<FaultRecord>,
     recoveries: Vec<Recovery>,
+    appends: Appends,
     orders_logged: usize,
     checks: Vec<Check>,
 ) -> Report {
@@ -220,7 +228,7 @@ fn report(
         lookups,
         lookups_failed,
         orders_logged,
-        appends: Appends::default(),
+        appends,
         faults_by_kind,
         faults,
         longest_recovery_secs: longest_recovery.as_secs_f64(),
