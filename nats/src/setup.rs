@@ -37,8 +37,8 @@ impl Default for Replication {
 }
 
 /// Finds or creates the `ORDERS` stream: file storage, every message kept, `orders.new` and
-/// `orders.term`, atomic batch publishing allowed (the order leader appends its orders in atomic
-/// batches). A stream made before atomic batches were used is updated to allow them.
+/// `orders.term`, atomic batch publishing allowed (the order leader appends many waiting orders
+/// as one atomic batch). A stream made before atomic batches were used is updated to allow them.
 ///
 /// # Errors
 /// [`SetupError::Stream`] when JetStream refuses or does not answer.

@@ -11,7 +11,8 @@
 //! - [`log_follower`] - replays the JetStream log into the store.
 //! - [`election`] - the KV lease.
 //! - [`sequencer`] - the leader's single, fenced writer to the log.
-//! - [`log_append`] - one atomic, fenced batch of orders into the log.
+//! - [`log_append`] - fenced appends of orders to the log: a few one at a time, many as one
+//!   atomic batch.
 //! - [`catalog_client`] - calls to the catalog.
 //! - [`rollforward`] - logs trades the catalog applied but the log lacks.
 //! - [`handlers`] - the replica's NATS subjects.
