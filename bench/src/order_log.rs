@@ -82,6 +82,7 @@ pub async fn append(
                 Side::Sell
             },
             quantity: Quantity::parse(1 + number % 5).map_err(|e| anyhow::anyhow!(e.0))?,
+            version: 0,
         };
         let message = PublishMessage::build()
             .payload(encode(&record))

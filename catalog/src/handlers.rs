@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use async_nats::{Client, Message, Subscriber};
 use bazaar_nats::messages::{
     decode, ConfirmLogged, PendingQuery, Reply, Stock, StockLookup, TradeApplied, TradeRequest,
+    UnloggedTrade,
 };
 use bazaar_nats::subjects::{
     STOCK_LIST, STOCK_LOOKUP, STOCK_TRADE, TRADES_CONFIRM, TRADES_PENDING,
@@ -213,7 +214,7 @@ async fn trade(context: &Context, payload: &[u8]) -> Reply<TradeApplied> {
 }
 
 #[instrument(skip_all)]
-async fn pending(context: &Context, payload: &[u8]) -> Reply<Vec<TradeRequest>> {
+async fn pending(context: &Context, payload: &[u8]) -> Reply<Vec<UnloggedTrade>> {
     let query: PendingQuery = match decode_logged(TRADES_PENDING, payload) {
         Ok(query) => query,
         Err(message) => return Reply::invalid(message),

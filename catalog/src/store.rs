@@ -14,7 +14,7 @@
 
 use crate::seed::SeedStock;
 use crate::trade::{apply_trade, AppliedRecord, Outcome, StockState};
-use bazaar_nats::messages::{Stock, TradeRequest};
+use bazaar_nats::messages::{Stock, TradeRequest, UnloggedTrade};
 use bazaar_nats::{IdempotencyKey, StockName};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::collections::BTreeMap;
@@ -262,7 +262,7 @@ impl Store {
         min_age_ms: u64,
         limit: u32,
         now_ms: u64,
-    ) -> Result<Vec<TradeRequest>, StoreError> {
+    ) -> Result<Vec<UnloggedTrade>, StoreError> {
         let db = self.db.clone();
         blocking(move || {
             let cutoff = now_ms.saturating_sub(min_age_ms);
@@ -292,7 +292,12 @@ impl Store {
                     key: key.clone(),
                     reason: e.0,
                 })?;
-                trades.push(record.request(key));
+                match record.unlogged(key) {
+                    Some(trade) => trades.push(trade),
+                    None => {
+                        warn!(key = %record.name, "unlogged key holds a refused trade; skipped")
+                    }
+                }
             }
             Ok(trades)
         })

@@ -4,7 +4,7 @@
 //! stock, and [`AppliedRecord`] is what the catalog remembers about a key so that a retried trade
 //! gets the same answer without being applied twice.
 
-use bazaar_nats::messages::{Reply, TradeApplied, TradeRequest};
+use bazaar_nats::messages::{Reply, TradeApplied, TradeRequest, UnloggedTrade};
 use bazaar_nats::{IdempotencyKey, Quantity, Side, StockName};
 use serde::{Deserialize, Serialize};
 
@@ -97,14 +97,22 @@ impl AppliedRecord {
         }
     }
 
-    /// The trade request this record answered, rebuilt for the order leader's roll-forward.
-    pub fn request(&self, key: IdempotencyKey) -> TradeRequest {
-        TradeRequest {
-            key,
-            name: self.name.clone(),
-            side: self.side,
-            quantity: self.quantity,
-        }
+    /// The trade request this record answered, rebuilt for the order leader's roll-forward,
+    /// with the stock version its application produced (`None` for a refused trade).
+    pub fn unlogged(&self, key: IdempotencyKey) -> Option<UnloggedTrade> {
+        let Outcome::Applied { version, .. } = self.outcome else {
+            return None;
+        };
+        Some(UnloggedTrade {
+            trade: TradeRequest {
+                key,
+                name: self.name.clone(),
+                side: self.side,
+                quantity: self.quantity,
+                minted: false,
+            },
+            version,
+        })
     }
 
     /// Whether `request` asks for the same trade this record answered.

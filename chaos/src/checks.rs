@@ -377,6 +377,7 @@ mod tests {
             name: StockName::parse("FishCo").unwrap(),
             side,
             quantity: Quantity::parse(2).unwrap(),
+            version: number + 2,
         }
     }
 

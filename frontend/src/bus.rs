@@ -38,6 +38,9 @@ pub enum BusError {
     /// The service answered `rejected` (e.g. too few shares).
     #[error("{0}")]
     Rejected(String),
+    /// The idempotency key was first used for a different order.
+    #[error("{0}")]
+    KeyReused(String),
     /// The service found the request malformed.
     #[error("{0}")]
     Invalid(String),
@@ -270,6 +273,7 @@ impl Bus {
             Ok(Reply::Ok { data }) => Attempt::Done(Ok(data)),
             Ok(Reply::NotFound { message }) => Attempt::Done(Err(BusError::NotFound(message))),
             Ok(Reply::Rejected { message }) => Attempt::Done(Err(BusError::Rejected(message))),
+            Ok(Reply::KeyReused { message }) => Attempt::Done(Err(BusError::KeyReused(message))),
             Ok(Reply::Invalid { message }) => Attempt::Done(Err(BusError::Invalid(message))),
             Ok(Reply::NotLeader { leader }) => Attempt::NotLeader(leader),
             Ok(Reply::Unavailable { message }) => Attempt::Retry(message),

@@ -27,6 +27,9 @@ pub enum AppError {
     /// Well formed but cannot be carried out, e.g. too few shares (409).
     #[error("{0}")]
     Conflict(String),
+    /// The `Idempotency-Key` was first used for a different order (422).
+    #[error("{0}")]
+    Unprocessable(String),
     /// The body is larger than the frontend accepts (413).
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -47,6 +50,7 @@ impl AppError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -83,12 +87,14 @@ impl IntoResponse for AppError {
 }
 
 impl From<BusError> for AppError {
-    /// `not_found` -> 404, `rejected` -> 409, `invalid` -> 400, out of budget -> 503,
+    /// `not_found` -> 404, `rejected` -> 409, `key_reused` -> 422, `invalid` -> 400,
+    /// out of budget -> 503,
     /// `error` or a garbled reply -> 500. Handlers may reword `NotFound` for their resource.
     fn from(e: BusError) -> Self {
         match e {
             BusError::NotFound(m) => Self::NotFound(m),
             BusError::Rejected(m) => Self::Conflict(m),
+            BusError::KeyReused(m) => Self::Unprocessable(m),
             BusError::Invalid(m) => Self::BadRequest(m),
             BusError::Unavailable(m) => Self::Unavailable(m),
             BusError::Internal(m) => Self::Internal(m),
@@ -143,6 +149,7 @@ mod tests {
         let cases = [
             (BusError::NotFound("x".into()), 404),
             (BusError::Rejected("x".into()), 409),
+            (BusError::KeyReused("x".into()), 422),
             (BusError::Invalid("x".into()), 400),
             (BusError::Unavailable("x".into()), 503),
             (BusError::Internal("x".into()), 500),

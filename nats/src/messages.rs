@@ -26,6 +26,12 @@ pub enum Reply<T> {
         /// Why, for the person who asked.
         message: String,
     },
+    /// The idempotency key was first used for a different order (stock, side or quantity):
+    /// nothing was applied or logged (HTTP 422). The message names the first order.
+    KeyReused {
+        /// Which order the key was first used for.
+        message: String,
+    },
     /// The request itself was malformed (HTTP 400).
     Invalid {
         /// What was wrong with it.
@@ -69,6 +75,13 @@ impl<T> Reply<T> {
         }
     }
 
+    /// A `key_reused` reply.
+    pub fn key_reused(message: impl Into<String>) -> Self {
+        Self::KeyReused {
+            message: message.into(),
+        }
+    }
+
     /// An `invalid` reply.
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::Invalid {
@@ -96,6 +109,7 @@ impl<T> Reply<T> {
             Self::Ok { data } => Reply::Ok { data: f(data) },
             Self::NotFound { message } => Reply::NotFound { message },
             Self::Rejected { message } => Reply::Rejected { message },
+            Self::KeyReused { message } => Reply::KeyReused { message },
             Self::Invalid { message } => Reply::Invalid { message },
             Self::NotLeader { leader } => Reply::NotLeader { leader },
             Self::Unavailable { message } => Reply::Unavailable { message },
@@ -166,6 +180,11 @@ pub struct TradeRequest {
     pub side: Side,
     /// How many shares.
     pub quantity: Quantity,
+    /// Whether the frontend minted the key for this one request (the client sent none), so
+    /// that only the frontend's own retries can carry it: a trade refused before it changed
+    /// anything is then not remembered. Absent means `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub minted: bool,
 }
 
 /// The catalog's answer to a trade it applied (or had applied before under the same key).
@@ -194,6 +213,16 @@ pub struct PendingQuery {
     pub min_age_ms: u64,
     /// At most this many trades.
     pub limit: u32,
+}
+
+/// One entry of the catalog's answer on [`crate::subjects::TRADES_PENDING`]: a trade it applied
+/// that no log entry has confirmed yet, with the stock version the application produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnloggedTrade {
+    /// The trade as the catalog applied it.
+    pub trade: TradeRequest,
+    /// The stock's version right after it.
+    pub version: u64,
 }
 
 /// Published on [`crate::subjects::TRADES_CONFIRM`]: these keys are in the order log.
@@ -227,6 +256,11 @@ pub struct OrderRecord {
     pub side: Side,
     /// How many shares.
     pub quantity: Quantity,
+    /// The stock's version right after the catalog applied this trade: together with the name
+    /// it identifies the one application the order records, so a key reused after the
+    /// catalog's retention is told apart from a retry. 0 in records written before it was kept.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// Published on [`crate::subjects::ORDERS_TERM`] by a new leader before its first order.

@@ -1,6 +1,8 @@
 //! The order leader's calls to the catalog: apply a trade, list trades the log lacks.
 
-use bazaar_nats::messages::{decode, encode, PendingQuery, Reply, TradeApplied, TradeRequest};
+use bazaar_nats::messages::{
+    decode, encode, PendingQuery, Reply, TradeApplied, TradeRequest, UnloggedTrade,
+};
 use bazaar_nats::subjects::{STOCK_TRADE, TRADES_PENDING};
 use std::time::Duration;
 
@@ -24,7 +26,7 @@ impl CatalogClient {
     }
 
     /// Trades the catalog applied at least `min_age` ago that no log entry has confirmed.
-    pub async fn pending(&self, min_age: Duration, limit: u32) -> Reply<Vec<TradeRequest>> {
+    pub async fn pending(&self, min_age: Duration, limit: u32) -> Reply<Vec<UnloggedTrade>> {
         let query = PendingQuery {
             min_age_ms: u64::try_from(min_age.as_millis()).unwrap_or(u64::MAX),
             limit,

@@ -110,8 +110,9 @@ impl Handlers {
         }
         let span = tracing::debug_span!("trade", key = %trade.key, name = %trade.name);
         async {
-            match self.catalog.apply(&trade).await {
-                Reply::Ok { .. } => {}
+            let version = match self.catalog.apply(&trade).await {
+                Reply::Ok { data } => data.version,
+                Reply::KeyReused { message } => return Reply::KeyReused { message },
                 Reply::NotFound { message } => return Reply::NotFound { message },
                 Reply::Rejected { message } => return Reply::Rejected { message },
                 Reply::Invalid { message } => return Reply::Invalid { message },
@@ -120,8 +121,8 @@ impl Handlers {
                     return Reply::unavailable(message);
                 }
                 Reply::NotLeader { .. } => return Reply::unavailable("catalog answered oddly"),
-            }
-            match self.sequencer.append(trade).await {
+            };
+            match self.sequencer.append(trade, version).await {
                 Appended::Logged(number) => {
                     tracing::debug!(number, "trade logged");
                     Reply::ok(TradeReceipt {

@@ -255,6 +255,7 @@ mod tests {
                 name: StockName::parse("FishCo").unwrap(),
                 side: Side::Sell,
                 quantity: Quantity::parse(1).unwrap(),
+                version: first + i as u64 + 2,
             })
             .collect()
     }

@@ -50,8 +50,12 @@ pub async fn run(
             count = trades.len(),
             "rolling forward trades the catalog applied but the log lacks"
         );
-        let results =
-            futures::future::join_all(trades.into_iter().map(|t| sequencer.append(t))).await;
+        let results = futures::future::join_all(
+            trades
+                .into_iter()
+                .map(|t| sequencer.append(t.trade, t.version)),
+        )
+        .await;
         let logged = results
             .iter()
             .filter(|r| matches!(r, Appended::Logged(_)))

@@ -59,6 +59,8 @@ pub enum Appended {
 
 struct Pending {
     trade: TradeRequest,
+    /// The stock version the catalog's application of the trade produced.
+    version: u64,
     attempts: u32,
     reply: oneshot::Sender<Appended>,
 }
@@ -111,10 +113,11 @@ impl Sequencer {
     }
 
     /// Offers a trade the catalog has applied; resolves once it is logged (or cannot be).
-    pub async fn append(&self, trade: TradeRequest) -> Appended {
+    pub async fn append(&self, trade: TradeRequest, version: u64) -> Appended {
         let (reply, rx) = oneshot::channel();
         let pending = Pending {
             trade,
+            version,
             attempts: 0,
             reply,
         };
@@ -256,6 +259,7 @@ impl SequencerTask {
                     name: p.trade.name.clone(),
                     side: p.trade.side,
                     quantity: p.trade.quantity,
+                    version: p.version,
                 })
                 .collect();
             let outcome = log_append::append(&self.js, term.last_sequence, epoch, &records).await;

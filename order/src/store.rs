@@ -354,6 +354,7 @@ mod tests {
             name: StockName::parse("FishCo").unwrap(),
             side: Side::Buy,
             quantity: Quantity::parse(2).unwrap(),
+            version: number + 2,
         };
         LogEntry::decode(
             ORDERS_NEW,

@@ -4,7 +4,7 @@
 use bazaar_catalog::Config;
 use bazaar_nats::messages::{
     decode, encode, ConfirmLogged, PendingQuery, Reply, Stock, StockLookup, TradeApplied,
-    TradeRequest,
+    TradeRequest, UnloggedTrade,
 };
 use bazaar_nats::subjects::{
     STOCK_LIST, STOCK_LOOKUP, STOCK_TRADE, TRADES_CONFIRM, TRADES_PENDING,
@@ -91,6 +91,7 @@ pub(crate) fn trade_request(k: &str, stock: &str, side: Side, quantity: u64) -> 
         name: name(stock),
         side,
         quantity: Quantity::parse(quantity).expect("valid quantity"),
+        minted: false,
     }
 }
 
@@ -196,8 +197,22 @@ impl TestApp {
         self.request(STOCK_TRADE, request).await
     }
 
-    /// Asks for applied, unconfirmed trades.
+    /// Asks for applied, unconfirmed trades (the trades only; their versions are checked by
+    /// [`Self::pending_with_versions`]).
     pub(crate) async fn pending(&self, min_age_ms: u64, limit: u32) -> Vec<TradeRequest> {
+        self.pending_with_versions(min_age_ms, limit)
+            .await
+            .into_iter()
+            .map(|unlogged| unlogged.trade)
+            .collect()
+    }
+
+    /// Asks for applied, unconfirmed trades, with the stock version each produced.
+    pub(crate) async fn pending_with_versions(
+        &self,
+        min_age_ms: u64,
+        limit: u32,
+    ) -> Vec<UnloggedTrade> {
         match self
             .request(TRADES_PENDING, &PendingQuery { min_age_ms, limit })
             .await

@@ -33,6 +33,7 @@ async fn a_replica_whose_store_holds_an_order_the_log_lacks_rebuilds_before_it_n
         name: StockName::parse("FishCo").unwrap(),
         side: Side::Sell,
         quantity: Quantity::parse(50).unwrap(),
+        version: 0,
     };
     let raw = serde_json::to_vec(&phantom).unwrap().into();
     let entry = LogEntry::decode(ORDERS_NEW, digest.sequence + 1, raw);

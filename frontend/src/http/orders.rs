@@ -36,12 +36,13 @@ pub(super) async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Data<TradeReceipt>, AppError> {
     let order = parse_order(&body?)?;
-    let key = idempotency_key(&headers)?;
+    let (key, minted) = idempotency_key(&headers)?;
     let trade = TradeRequest {
         key,
         name: order.name,
         side: order.side,
         quantity: order.quantity,
+        minted,
     };
     let receipt = state.bus.trade(&trade).await.map_err(not_found_as_stock)?;
     // The catalog's invalidation may still be on its way; the trader must not read the old
@@ -69,16 +70,18 @@ pub(super) async fn get_one(
     Ok(Data { data: order })
 }
 
-/// The client's `Idempotency-Key`, validated, or a fresh UUID v4.
-fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, AppError> {
+/// The client's `Idempotency-Key`, validated, or a fresh UUID v4; `true` when minted here.
+fn idempotency_key(headers: &HeaderMap) -> Result<(IdempotencyKey, bool), AppError> {
     match headers.get(IDEMPOTENCY_KEY) {
         Some(value) => {
             let text = value.to_str().map_err(|_| {
                 AppError::BadRequest("Idempotency-Key must be visible ASCII characters".into())
             })?;
-            IdempotencyKey::parse(text).map_err(|e| AppError::BadRequest(e.0))
+            let key = IdempotencyKey::parse(text).map_err(|e| AppError::BadRequest(e.0))?;
+            Ok((key, false))
         }
         None => IdempotencyKey::parse(uuid::Uuid::new_v4().to_string())
+            .map(|key| (key, true))
             .map_err(|e| AppError::Internal(format!("minted an invalid idempotency key: {e}"))),
     }
 }
@@ -244,11 +247,14 @@ mod tests {
     #[test]
     fn idempotency_key_comes_from_the_header_or_is_minted() {
         let mut headers = HeaderMap::new();
-        let minted = idempotency_key(&headers).unwrap();
+        let (minted, was_minted) = idempotency_key(&headers).unwrap();
+        assert!(was_minted);
         assert_eq!(minted.as_str().len(), 36);
-        assert_ne!(minted, idempotency_key(&headers).unwrap());
+        assert_ne!(minted, idempotency_key(&headers).unwrap().0);
         headers.insert(IDEMPOTENCY_KEY, HeaderValue::from_static("client-key-1"));
-        assert_eq!(idempotency_key(&headers).unwrap().as_str(), "client-key-1");
+        let (given, was_minted) = idempotency_key(&headers).unwrap();
+        assert_eq!(given.as_str(), "client-key-1");
+        assert!(!was_minted);
         headers.insert(IDEMPOTENCY_KEY, HeaderValue::from_static("has space"));
         assert!(matches!(
             idempotency_key(&headers),
