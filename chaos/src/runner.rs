@@ -5,11 +5,9 @@ use crate::checks::{self, Check};
 use crate::faults::Injector;
 use crate::history::{FaultRecord, Outcome, Recovery, Request, RequestKind};
 use crate::workload::Workload;
-use async_nats::jetstream::consumer;
 use bazaar_e2e::{System, SystemOptions};
 use bazaar_nats::messages::{decode, encode, OrderRecord, PendingQuery, Reply, TradeRequest};
-use bazaar_nats::subjects::{ORDERS_NEW, ORDERS_STREAM, TRADES_PENDING};
-use futures::StreamExt;
+use bazaar_nats::subjects::TRADES_PENDING;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -57,8 +55,8 @@ pub struct Report {
     pub lookups_failed: usize,
     /// Orders in the log at the end.
     pub orders_logged: usize,
-    /// How they were appended.
-    pub appends: Appends,
+    /// The rest of the log.
+    pub log: LogShape,
     /// Faults injected, by kind.
     pub faults_by_kind: BTreeMap<&'static str, usize>,
     /// Every fault.
@@ -84,7 +82,7 @@ impl Report {
     /// A human summary.
     pub fn summary(&self) -> String {
         let mut out = format!(
-            "chaos run, seed {}, {:.0} s\n  trades: {} attempted, {} acknowledged, {} refused (409), {} unknown (503 or cut)\n  lookups: {} ({} failed)\n  orders in the log: {} ({} appended one at a time, {} in {} atomic batches)\n  faults: {} ({})\n  replicas back in service (caught up with the log) after a restart or thaw: {}, the longest after {:.2} s\n  slowest request {:.2} s, longest stall without any success {:.2} s\n",
+            "chaos run, seed {}, {:.0} s\n  trades: {} attempted, {} acknowledged, {} refused (409), {} unknown (503 or cut)\n  lookups: {} ({} failed)\n  orders in the log: {} (of {} messages: {} terms, {} skipped as not part of the log)\n  faults: {} ({})\n  replicas back in service (caught up with the log) after a restart or thaw: {}, the longest after {:.2} s\n  slowest request {:.2} s, longest stall without any success {:.2} s\n",
             self.seed,
             self.duration_secs,
             self.trades_attempted,
@@ -94,9 +92,9 @@ impl Report {
             self.lookups,
             self.lookups_failed,
             self.orders_logged,
-            self.appends.one_by_one,
-            self.appends.in_batches,
-            self.appends.batches,
+            self.log.messages,
+            self.log.terms,
+            self.log.skipped,
             self.faults.len(),
             self.faults_by_kind
                 .iter()
@@ -154,7 +152,7 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
 
     heal(&mut system).await;
     let unlogged = wait_for_roll_forward(&system).await;
-    let (log, appends) = read_log(&system).await?;
+    let (log, shape) = read_log(&system).await?;
     let digests = system
         .wait_converged_or_report(log.len() as u64, Duration::from_secs(60))
         .await;
@@ -174,7 +172,7 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
         &requests,
         faults,
         recoveries,
-        appends,
+        shape,
         log.len(),
         checks,
     );
@@ -190,7 +188,7 @@ fn report(
     requests: &[Request],
     faults: Vec<FaultRecord>,
     recoveries: Vec<Recovery>,
-    appends: Appends,
+    shape: LogShape,
     orders_logged: usize,
     checks: Vec<Check>,
 ) -> Report {
@@ -228,7 +226,7 @@ fn report(
         lookups,
         lookups_failed,
         orders_logged,
-        appends,
+        log: shape,
         faults_by_kind,
         faults,
         longest_recovery_secs: longest_recovery.as_secs_f64(),
@@ -306,66 +304,29 @@ async fn wait_for_roll_forward(system: &System) -> usize {
     }
 }
 
-/// Every order in the JetStream log, in stream order, and how the leaders appended them.
-async fn read_log(system: &System) -> anyhow::Result<(Vec<OrderRecord>, Appends)> {
+/// Every valid order of the JetStream log, read by the replicas' rules, and what else the log
+/// holds.
+async fn read_log(system: &System) -> anyhow::Result<(Vec<OrderRecord>, LogShape)> {
     let js = async_nats::jetstream::new(system.client.clone());
-    let stream = js.get_stream(ORDERS_STREAM).await?;
-    let last = stream.cached_info().state.last_sequence;
-    let mut records = Vec::new();
-    let mut appends = Appends::default();
-    if last == 0 {
-        return Ok((records, appends));
-    }
-    let consumer = stream
-        .create_consumer(consumer::pull::OrderedConfig {
-            filter_subject: ORDERS_NEW.to_string(),
-            deliver_policy: consumer::DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await?;
-    let last_order = stream
-        .get_last_raw_message_by_subject(ORDERS_NEW)
-        .await
-        .map(|m| m.sequence);
-    let Ok(last_order) = last_order else {
-        return Ok((records, appends));
+    let scratch = tempfile::tempdir()?;
+    let replayed = bazaar_order::replay::replay(&js, scratch.path()).await?;
+    let orders = replayed.orders().await?;
+    let shape = LogShape {
+        messages: replayed.last_sequence,
+        terms: replayed.terms,
+        skipped: replayed.skipped.len() as u64,
     };
-    let mut batches = std::collections::HashSet::new();
-    let mut messages = consumer.messages().await?;
-    while let Some(message) = tokio::time::timeout(Duration::from_secs(10), messages.next()).await?
-    {
-        let message = message?;
-        let sequence = message
-            .info()
-            .map_err(|e| anyhow::anyhow!(e))?
-            .stream_sequence;
-        records.push(serde_json::from_slice(&message.payload)?);
-        match message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get("Nats-Batch-Id"))
-        {
-            Some(batch) => {
-                appends.in_batches += 1;
-                batches.insert(batch.to_string());
-            }
-            None => appends.one_by_one += 1,
-        }
-        if sequence >= last_order {
-            break;
-        }
-    }
-    appends.batches = batches.len();
-    Ok((records, appends))
+    Ok((orders, shape))
 }
 
-/// How the orders of the log were appended: the two paths of the leader's log writer.
+/// What the log holds besides its orders: one marker per leadership term, and messages that
+/// are not part of it (skipped by every replica).
 #[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Appends {
-    /// Orders appended one at a time.
-    pub one_by_one: usize,
-    /// Orders appended in atomic batches.
-    pub in_batches: usize,
-    /// How many atomic batches.
-    pub batches: usize,
+pub struct LogShape {
+    /// Messages in the stream.
+    pub messages: u64,
+    /// Term markers that started a term.
+    pub terms: u64,
+    /// Messages every replica skipped (malformed, out of step, of another term).
+    pub skipped: u64,
 }

@@ -80,7 +80,11 @@ impl System {
             frontends.push(Self::spawn_frontend(&dir, &url, i, port, &options));
             frontend_urls.push(format!("http://127.0.0.1:{port}"));
         }
-        let client = async_nats::connect(url.as_str())
+        // Short requests: one lost in a broker restart should not hold a test up for the
+        // client's 10 s default.
+        let client = async_nats::ConnectOptions::new()
+            .request_timeout(Some(Duration::from_secs(2)))
+            .connect(url.as_str())
             .await
             .expect("test client connects");
         let system = Self {

@@ -44,6 +44,11 @@ impl Config {
         self.data_dir.join(format!("order-{}.redb", self.id))
     }
 
+    /// The file that records this replica's hold on leading (see `hold`), beside the store.
+    pub fn hold_path(&self) -> PathBuf {
+        self.data_dir.join(format!("order-{}.hold", self.id))
+    }
+
     /// Checks what clap cannot.
     ///
     /// # Errors

@@ -22,6 +22,7 @@
 //! The lease alone cannot stop a paused leader from believing it leads; the order log's expected
 //! sequence fences it at the data layer (see `sequencer`).
 
+use crate::hold::Hold;
 use crate::store::Digest;
 use async_nats::jetstream::{self, kv};
 use bazaar_nats::setup::LEADER_LEASE;
@@ -141,11 +142,13 @@ pub struct Election {
     js: jetstream::Context,
     client: async_nats::Client,
     stored: watch::Receiver<Digest>,
+    hold: Hold,
 }
 
 impl Election {
     /// An election for `lease.id()` among `replicas` replicas; `stored` is how far the replica's
-    /// store got, compared with the stream to know whether it may campaign.
+    /// store got, compared with the stream to know whether it may campaign, and `hold` keeps it
+    /// from campaigning while a set-aside store holds orders the log lacks.
     pub fn new(
         lease: Arc<Lease>,
         replicas: u32,
@@ -153,6 +156,7 @@ impl Election {
         js: jetstream::Context,
         client: async_nats::Client,
         stored: watch::Receiver<Digest>,
+        hold: Hold,
     ) -> Self {
         Self {
             lease,
@@ -161,6 +165,7 @@ impl Election {
             js,
             client,
             stored,
+            hold,
         }
     }
 
@@ -194,12 +199,25 @@ impl Election {
                     match self.kv.entry(LEADER_KEY).await {
                         Ok(Some(entry)) if entry.operation == kv::Operation::Put => {
                             vacant_since = None;
-                            let leader = std::str::from_utf8(&entry.value)
-                                .ok()
-                                .and_then(|s| s.parse().ok());
-                            self.lease.set(Role::Follower { leader });
-                            if self.holder_is_gone(leader, &mut silent_probes).await {
-                                self.release(entry.revision, leader).await;
+                            match parse_holder(&entry.value, self.replicas) {
+                                Some(leader) => {
+                                    self.lease.set(Role::Follower {
+                                        leader: Some(leader),
+                                    });
+                                    let gone =
+                                        self.holder_is_gone(Some(leader), &mut silent_probes);
+                                    if gone.await {
+                                        self.release(entry.revision, Some(leader)).await;
+                                    }
+                                }
+                                None => {
+                                    tracing::warn!(
+                                        value = %String::from_utf8_lossy(&entry.value),
+                                        "the lease holds no replica id; taking it as vacant"
+                                    );
+                                    self.lease.set(Role::Follower { leader: None });
+                                    self.release(entry.revision, None).await;
+                                }
                             }
                         }
                         Ok(_) => {
@@ -296,21 +314,59 @@ impl Election {
         self.lease.set(Role::Follower { leader: None });
     }
 
-    /// Whether the store holds every message of the order log.
+    /// Whether this replica may campaign: it holds no hold (re-read, so an operator's removal
+    /// of the hold file counts at once) and its store is exactly at the log's tail (a store
+    /// beyond it is about to be set aside).
     async fn caught_up(&self) -> bool {
+        if self.hold.is_held() {
+            if let Err(e) = self.hold.reload() {
+                tracing::warn!(error = %e, "cannot re-read the hold file");
+            }
+            if self.hold.is_held() {
+                tracing::debug!("not campaigning: holding for orders the log lacks");
+                return false;
+            }
+        }
         match self.js.get_stream(ORDERS_STREAM).await {
             Ok(stream) => {
                 let last = stream.cached_info().state.last_sequence;
                 let stored = self.stored.borrow().sequence;
-                if stored < last {
-                    tracing::debug!(stored, last, "not campaigning: still catching up");
+                if stored != last {
+                    tracing::debug!(
+                        stored,
+                        last,
+                        "not campaigning: the store is not at the log's tail"
+                    );
                 }
-                stored >= last
+                stored == last
             }
             Err(e) => {
                 tracing::debug!(error = %e, "not campaigning: cannot read the order stream");
                 false
             }
+        }
+    }
+}
+
+/// The replica id a lease value names, if it is one of `1..=replicas` written in decimal;
+/// anything else (a value put by hand, a bug) names no one, and the lease counts as vacant.
+fn parse_holder(value: &[u8], replicas: u32) -> Option<u32> {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|text| text.parse::<u32>().ok())
+        .filter(|id| (1..=replicas).contains(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_holder;
+
+    #[test]
+    fn only_a_replica_id_in_range_names_a_holder() {
+        assert_eq!(parse_holder(b"3", 3), Some(3));
+        assert_eq!(parse_holder(b"1", 3), Some(1));
+        for garbage in [&b"0"[..], b"4", b"-1", b"three", b"", b" 2", &[0xff]] {
+            assert_eq!(parse_holder(garbage, 3), None, "{garbage:?}");
         }
     }
 }

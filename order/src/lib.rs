@@ -10,19 +10,24 @@
 //! - [`store`] - the replica's redb copy of the log.
 //! - [`log_follower`] - replays the JetStream log into the store.
 //! - [`election`] - the KV lease.
+//! - [`hold`] - not leading while a set-aside store holds orders the log lacks.
 //! - [`sequencer`] - the leader's single, fenced writer to the log.
-//! - [`log_append`] - fenced appends of orders to the log: a few one at a time, many as one
-//!   atomic batch.
+//! - [`log_append`] - pipelined, fenced appends of orders to the log.
 //! - [`catalog_client`] - calls to the catalog.
 //! - [`rollforward`] - logs trades the catalog applied but the log lacks.
+//! - [`replay`] - the whole log read by the replicas' rules, for tools and checkers.
+//! - [`blocking`] - redb calls on the blocking pool.
 //! - [`handlers`] - the replica's NATS subjects.
 
+pub mod blocking;
 pub mod catalog_client;
 pub mod config;
 pub mod election;
 pub mod handlers;
+pub mod hold;
 pub mod log_append;
 pub mod log_follower;
+pub mod replay;
 pub mod rollforward;
 pub mod sequencer;
 pub mod store;
@@ -54,6 +59,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         let store = store.clone();
         tokio::task::spawn_blocking(move || store.digest()).await??
     };
+    let hold = hold::Hold::load(&config.hold_path())?;
+    if let Some(held) = hold.current() {
+        tracing::error!(
+            aside = %held.aside.display(),
+            orders = held.orders,
+            "holding: a set-aside store holds orders the log lacks; not leading until the log holds them"
+        );
+    }
     let connection = bazaar_nats::connect(&config.nats_url, &format!("order-{}", config.id))
         .await
         .context("cannot connect to NATS")?;
@@ -86,6 +99,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         store.clone(),
         stored_tx,
         connection.reconnects.clone(),
+        hold.clone(),
     );
     let mut follower_task = tokio::spawn(follower.run(stop.child_token()));
     let (sequencer, mut sequencer_task) = sequencer::Sequencer::start(
@@ -103,6 +117,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         js.clone(),
         client.clone(),
         stored.clone(),
+        hold,
     );
     let mut sweep_task = tokio::spawn(rollforward::run(
         lease.clone(),

@@ -1,195 +1,164 @@
-//! Appends a run of orders to the JetStream order log, fenced and without holes.
+//! Appends a run of orders to the JetStream order log: pipelined, fenced, without holes.
 //!
-//! Appends must be fenced: each one expects the stream's last sequence to be the one this leader
-//! last saw, so that a deposed leader's append is refused once a new term marker is in. And a
-//! run of appends must never land in part out of order: pipelining appends that each expect the
-//! sequence before them is unsafe (when the first is refused because another leader appended a
-//! message, the second's expectation matches that foreign message and lands, leaving a hole in
-//! the numbers; a chaos run found exactly that).
+//! Every message of the log carries a `Nats-Msg-Id` unique to it (see [`order_message_id`] and
+//! [`term_message_id`]), and every order a leader appends expects
+//! (`Nats-Expected-Last-Msg-Id`) the id of the message right before it: the term marker that
+//! opened the leader's term, or the order the leader appended last. The broker stores an append
+//! only if the stream's last message is the one it expects, so:
+//! - a deposed leader is fenced: once another leader's term marker is in, the deposed leader's
+//!   next append expects an id that is no longer last and is refused;
+//! - a run can be sent without waiting for each ack (pipelined) and still never leaves a hole:
+//!   if one append of the run is refused, the next expects the refused one's id, which never
+//!   reached the stream, so it is refused too, and so on to the end of the run. What lands is
+//!   always a prefix of the run, right after the message its first append expected.
 //!
-//! Two safe ways, chosen by how many orders are waiting:
-//! - a few: one at a time, each expecting the sequence its predecessor got, each awaited before
-//!   the next is sent. A refusal stops the run; what landed before it is a prefix.
-//! - many: one atomic batch (nats-server 2.12+, stream option `allow_atomic`). The first message
-//!   carries `Nats-Expected-Last-Sequence`, the last one commits, and the broker stores every
-//!   message right after that sequence, or none. A commit costs a fixed ~3.4 ms on this machine
-//!   (a single-node broker syncs the batch to disk) against ~0.35 ms per single append, so it
-//!   pays only once more than [`ONE_BY_ONE_MAX`] orders share it.
-//!
-//! Every message keeps its `Nats-Msg-Id` (the idempotency key); a key the broker has seen
-//! refuses the append (for a batch, all of it).
+//! The last message id is kept with the stream's messages, so it survives a broker restart
+//! (checked on nats-server 2.15.1 after both kill -9 and a clean stop).
 
-use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+use async_nats::jetstream::context::{PublishAckFuture, PublishError, PublishErrorKind};
 use async_nats::jetstream::{self, message::PublishMessage};
-use async_nats::HeaderMap;
 use bazaar_nats::messages::{encode, OrderRecord};
 use bazaar_nats::subjects::ORDERS_NEW;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The broker refuses atomic batches of more messages than this.
-pub const MAX_BATCH: usize = 1000;
+/// Header carrying the leader's term epoch on every order, for operators reading the log.
+pub const EPOCH_HEADER: &str = "Bazaar-Epoch";
 
-/// Up to this many waiting orders are appended one at a time; more go as one atomic batch.
-pub const ONE_BY_ONE_MAX: usize = 8;
+/// The message a run of appends continues from: every append expects the one before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tail {
+    /// The `Nats-Msg-Id` of the stream's last message, as this leader knows it.
+    pub message_id: String,
+    /// Its stream sequence.
+    pub sequence: u64,
+}
+
+/// The `Nats-Msg-Id` of order `number` appended in the term `epoch`: unique in the log, since
+/// a number is appended at most once per term and terms have distinct epochs.
+pub fn order_message_id(epoch: u64, number: u64) -> String {
+    format!("order-{epoch}-{number}")
+}
+
+/// The `Nats-Msg-Id` of the term marker of `epoch` placed right after stream sequence `after`:
+/// unique in the log, since the marker is fenced on that sequence and sequences only grow.
+pub fn term_message_id(epoch: u64, after: u64) -> String {
+    format!("term-{epoch}-{after}")
+}
 
 /// Why an append is not (known to be) in the log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AppendError {
-    /// The broker refused the append: nothing of it is in the log. `fenced` when the log's tail
-    /// moved (another leader appended).
+    /// The broker refused the append: nothing of it is in the log. `fenced` when the message it
+    /// expected is no longer the stream's last (another leader appended).
     #[error("the order log refused the append: {message}")]
     Refused {
         /// The broker's reason.
         message: String,
-        /// The stream's last sequence was not the one expected.
+        /// The stream's last message was not the one expected.
         fenced: bool,
     },
     /// No answer (broker down, ack lost): the append may or may not be in the log.
     #[error("the order log did not confirm the append: {0}")]
     Unconfirmed(String),
-    /// The broker confirmed something other than this append right after the expected sequence.
+    /// The broker confirmed something other than this append right after its predecessor.
     #[error("the order log confirmed sequence {got}, not {wanted}")]
     Unexpected {
-        /// The sequence the last message should have got.
+        /// The sequence the append should have got.
         wanted: u64,
         /// The sequence the broker reported.
         got: u64,
     },
 }
 
+impl AppendError {
+    /// Whether another leader moved the log's tail: this leader's term is over.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, Self::Refused { fenced: true, .. })
+    }
+}
+
 /// What became of a run of appends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
-    /// How many of the records, from the first, are in the log right after the expected
-    /// sequence.
+    /// How many of the records, from the first, are confirmed in the log right after the tail
+    /// the run started from.
     pub landed: usize,
-    /// The stream's last sequence after them.
-    pub last_sequence: u64,
+    /// The tail after them.
+    pub tail: Tail,
     /// Why the rest did not land (or may not have): `None` when all did.
     pub error: Option<AppendError>,
 }
 
-/// Appends `records` to `orders.new` right after sequence `expected_last`, one at a time or as
-/// one atomic batch (see the module docs). Every message carries the leader's `epoch` in a
-/// `Bazaar-Epoch` header, for operators reading the log.
+/// Appends `records` to `orders.new` right after `tail`, all sent before the first ack is
+/// awaited (see the module docs), each carrying the leader's `epoch` in [`EPOCH_HEADER`].
+/// Stops counting at the first append that is not confirmed; what the broker did with the
+/// later ones is left to the caller to find out from the log.
 pub async fn append(
     js: &jetstream::Context,
-    expected_last: u64,
+    tail: &Tail,
     epoch: u64,
     records: &[OrderRecord],
 ) -> Outcome {
-    if records.len() <= ONE_BY_ONE_MAX {
-        return append_one_by_one(js, expected_last, epoch, records).await;
-    }
-    match append_batch(js, expected_last, epoch, records).await {
-        Ok(last_sequence) => Outcome {
-            landed: records.len(),
-            last_sequence,
-            error: None,
-        },
-        Err(error) => Outcome {
-            landed: 0,
-            last_sequence: expected_last,
-            error: Some(error),
-        },
-    }
-}
-
-/// Appends `records` one at a time, each expecting the sequence its predecessor got; stops at
-/// the first that is not confirmed.
-pub async fn append_one_by_one(
-    js: &jetstream::Context,
-    expected_last: u64,
-    epoch: u64,
-    records: &[OrderRecord],
-) -> Outcome {
-    let epoch = epoch.to_string();
     let mut outcome = Outcome {
         landed: 0,
-        last_sequence: expected_last,
+        tail: tail.clone(),
         error: None,
     };
-    for record in records {
-        let message = PublishMessage::build()
-            .payload(encode(record))
-            .message_id(record.key.as_str())
-            .expected_last_sequence(outcome.last_sequence)
-            .header("Bazaar-Epoch", epoch.as_str());
-        match confirm(js, message, outcome.last_sequence + 1).await {
+    let (acks, send_error) = send_all(js, tail, epoch, records).await;
+    for (record, ack) in records.iter().zip(acks) {
+        let wanted = outcome.tail.sequence + 1;
+        match confirm(ack, wanted).await {
             Ok(sequence) => {
                 outcome.landed += 1;
-                outcome.last_sequence = sequence;
+                outcome.tail = Tail {
+                    message_id: order_message_id(epoch, record.number),
+                    sequence,
+                };
             }
             Err(error) => {
                 outcome.error = Some(error);
-                break;
+                return outcome;
             }
         }
     }
+    outcome.error = send_error;
     outcome
 }
 
-/// Appends `records` as one atomic batch placed right after sequence `expected_last`; returns
-/// the sequence of the last one.
-///
-/// # Errors
-/// See [`AppendError`]. An empty `records` or one above [`MAX_BATCH`] is a caller's bug and is
-/// refused without touching the broker.
-pub async fn append_batch(
+/// Sends every record, each expecting its predecessor's id; stops at the first that cannot be
+/// sent and returns the acks to await with that send error.
+async fn send_all(
     js: &jetstream::Context,
-    expected_last: u64,
+    tail: &Tail,
     epoch: u64,
     records: &[OrderRecord],
-) -> Result<u64, AppendError> {
-    let Some((last, leading)) = records.split_last() else {
-        return Err(refused_locally("an empty batch"));
-    };
-    if records.len() > MAX_BATCH {
-        return Err(refused_locally("a batch over the broker's limit"));
-    }
-    let batch = batch_id(epoch, expected_last);
-    let epoch = epoch.to_string();
-    let first_expects = expected_last.to_string();
-    // The staged messages need no reply: the broker answers the commit for the whole batch.
-    for (index, record) in leading.iter().enumerate() {
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Batch-Id", batch.as_str());
-        headers.insert("Nats-Batch-Sequence", (index + 1).to_string().as_str());
-        headers.insert("Nats-Msg-Id", record.key.as_str());
-        headers.insert("Bazaar-Epoch", epoch.as_str());
-        if index == 0 {
-            headers.insert("Nats-Expected-Last-Sequence", first_expects.as_str());
+) -> (Vec<PublishAckFuture>, Option<AppendError>) {
+    let epoch_text = epoch.to_string();
+    let mut expected = tail.message_id.clone();
+    let mut acks = Vec::with_capacity(records.len());
+    for record in records {
+        let id = order_message_id(epoch, record.number);
+        let message = PublishMessage::build()
+            .payload(encode(record))
+            .message_id(id.as_str())
+            .expected_last_message_id(expected.as_str())
+            .header(EPOCH_HEADER, epoch_text.as_str());
+        match js.send_publish(ORDERS_NEW, message).await {
+            Ok(ack) => acks.push(ack),
+            Err(e) => {
+                return (
+                    acks,
+                    Some(AppendError::Unconfirmed(format!("cannot send: {e}"))),
+                )
+            }
         }
-        js.client()
-            .publish_with_headers(ORDERS_NEW, headers, encode(record))
-            .await
-            .map_err(|e| AppendError::Unconfirmed(format!("cannot send the batch: {e}")))?;
+        expected = id;
     }
-    let mut commit = PublishMessage::build()
-        .payload(encode(last))
-        .message_id(last.key.as_str())
-        .header("Nats-Batch-Id", batch.as_str())
-        .header("Nats-Batch-Sequence", records.len().to_string().as_str())
-        .header("Nats-Batch-Commit", "1")
-        .header("Bazaar-Epoch", epoch.as_str());
-    if leading.is_empty() {
-        commit = commit.expected_last_sequence(expected_last);
-    }
-    confirm(js, commit, expected_last + records.len() as u64).await
+    (acks, None)
 }
 
-/// Publishes `message` and waits for the broker to confirm it at sequence `wanted`.
-async fn confirm(
-    js: &jetstream::Context,
-    message: PublishMessage,
-    wanted: u64,
-) -> Result<u64, AppendError> {
-    let ack = js
-        .send_publish(ORDERS_NEW, message)
-        .await
-        .map_err(|e| AppendError::Unconfirmed(format!("cannot send: {e}")))?
-        .await;
-    match ack {
+/// Waits for one ack and checks it confirms a new message at sequence `wanted`.
+async fn confirm(ack: PublishAckFuture, wanted: u64) -> Result<u64, AppendError> {
+    match ack.await {
         Ok(ack) if ack.sequence == wanted && !ack.duplicate => Ok(wanted),
         Ok(ack) => Err(AppendError::Unexpected {
             wanted,
@@ -202,15 +171,16 @@ async fn confirm(
 /// Whether a failed publish is known not to have landed.
 fn classify(e: &PublishError) -> AppendError {
     match e.kind() {
-        PublishErrorKind::WrongLastSequence => AppendError::Refused {
-            message: e.to_string(),
-            fenced: true,
-        },
+        PublishErrorKind::WrongLastMessageId | PublishErrorKind::WrongLastSequence => {
+            AppendError::Refused {
+                message: e.to_string(),
+                fenced: true,
+            }
+        }
         PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe => {
             AppendError::Unconfirmed(e.to_string())
         }
-        // A JetStream API error (a repeated key, say): the broker looked at the message and
-        // stored nothing.
+        // Another JetStream API error: the broker looked at the message and stored nothing.
         _ if std::error::Error::source(e)
             .is_some_and(|s| s.downcast_ref::<jetstream::Error>().is_some()) =>
         {
@@ -221,21 +191,6 @@ fn classify(e: &PublishError) -> AppendError {
         }
         _ => AppendError::Unconfirmed(e.to_string()),
     }
-}
-
-fn refused_locally(what: &str) -> AppendError {
-    AppendError::Refused {
-        message: format!("{what} is never sent"),
-        fenced: false,
-    }
-}
-
-/// A batch id unique among this process's batches and unlikely to meet another leader's: the
-/// epoch (unique per term), the sequence it expects, a process-wide counter and the process id.
-fn batch_id(epoch: u64, expected_last: u64) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("order-{epoch}-{expected_last}-{n}-{}", std::process::id())
 }
 
 #[cfg(test)]
@@ -270,151 +225,141 @@ mod tests {
         (server, js)
     }
 
-    /// Every order in the log, in stream order, with its sequence.
+    /// Appends a term marker the way a new leader does and returns the tail it makes.
+    async fn marker(js: &jetstream::Context, epoch: u64) -> Tail {
+        let stream = js.get_stream(ORDERS_STREAM).await.unwrap();
+        let after = stream.cached_info().state.last_sequence;
+        let id = term_message_id(epoch, after);
+        let message = PublishMessage::build()
+            .payload("{}".into())
+            .message_id(id.as_str())
+            .expected_last_sequence(after);
+        let ack = js
+            .send_publish(ORDERS_TERM, message)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        Tail {
+            message_id: id,
+            sequence: ack.sequence,
+        }
+    }
+
+    /// Every valid order record in the log, in stream order, with its sequence.
     async fn orders_in(js: &jetstream::Context) -> Vec<(u64, OrderRecord)> {
         let stream = js.get_stream(ORDERS_STREAM).await.unwrap();
         let last = stream.cached_info().state.last_sequence;
         let mut found = Vec::new();
         for sequence in 1..=last {
             let message = stream.get_raw_message(sequence).await.unwrap();
-            if message.subject.as_str() == ORDERS_NEW {
-                found.push((sequence, serde_json::from_slice(&message.payload).unwrap()));
+            if message.subject.as_str() != ORDERS_NEW {
+                continue;
+            }
+            if let Ok(record) = serde_json::from_slice(&message.payload) {
+                found.push((sequence, record));
             }
         }
         found
     }
 
     #[tokio::test]
-    async fn a_batch_lands_whole_right_after_the_expected_sequence() {
+    async fn a_run_lands_whole_right_after_the_tail_it_expects() {
         let (_server, js) = log().await;
+        let tail = marker(&js, 1).await;
         let first = records(0, &["a", "b", "c"]);
-        assert_eq!(append_batch(&js, 0, 1, &first).await, Ok(3));
-        let single = records(3, &["d"]);
-        assert_eq!(append_batch(&js, 3, 1, &single).await, Ok(4));
+        let outcome = append(&js, &tail, 1, &first).await;
+        assert_eq!(outcome.error, None);
+        assert_eq!(outcome.landed, 3);
+        assert_eq!(outcome.tail.sequence, 4);
+        assert_eq!(outcome.tail.message_id, order_message_id(1, 2));
+        let next = append(&js, &outcome.tail, 1, &records(3, &["d"])).await;
+        assert_eq!((next.landed, next.tail.sequence), (1, 5));
         let stored = orders_in(&js).await;
         let numbers: Vec<(u64, u64)> = stored.iter().map(|(s, r)| (*s, r.number)).collect();
-        assert_eq!(numbers, vec![(1, 0), (2, 1), (3, 2), (4, 3)]);
+        assert_eq!(numbers, vec![(2, 0), (3, 1), (4, 2), (5, 3)]);
         assert_eq!(stored[1].1, first[1]);
     }
 
-    /// The race the chaos run found with pipelined appends: a new leader's term marker lands
-    /// while the old leader appends. The old leader's batch must store nothing at all.
+    /// A new leader's term marker lands while the old leader appends: the old leader's whole
+    /// run is refused, though it was sent without waiting for acks.
     #[tokio::test]
-    async fn a_batch_after_another_leaders_marker_is_fenced_and_stores_nothing() {
+    async fn a_run_after_another_leaders_marker_is_fenced_and_stores_nothing() {
         let (_server, js) = log().await;
-        assert_eq!(append_batch(&js, 0, 1, &records(0, &["a"])).await, Ok(1));
-        js.publish(ORDERS_TERM, "{}".into())
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-        let stale = append_batch(&js, 1, 1, &records(1, &["b", "c", "d"])).await;
-        assert!(
-            matches!(stale, Err(AppendError::Refused { fenced: true, .. })),
-            "{stale:?}"
-        );
-        assert_eq!(orders_in(&js).await.len(), 1, "nothing of the batch landed");
-        // The new leader, expecting its marker, appends the next number.
-        assert_eq!(append_batch(&js, 2, 2, &records(1, &["b"])).await, Ok(3));
-    }
-
-    #[tokio::test]
-    async fn a_few_orders_go_one_at_a_time_and_a_fenced_one_stops_the_rest() {
-        let (_server, js) = log().await;
-        let few = records(0, &["a", "b"]);
-        assert_eq!(
-            append(&js, 0, 1, &few).await,
-            Outcome {
-                landed: 2,
-                last_sequence: 2,
-                error: None
-            }
-        );
-        // Another leader's marker lands; the deposed leader's next run is refused from its
-        // first order on, and nothing after it is sent.
-        js.publish(ORDERS_TERM, "{}".into())
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-        let stale = append_one_by_one(&js, 2, 1, &records(2, &["c", "d", "e"])).await;
-        assert_eq!(stale.landed, 0);
-        assert!(
-            matches!(stale.error, Some(AppendError::Refused { fenced: true, .. })),
-            "{stale:?}"
-        );
-        assert_eq!(orders_in(&js).await.len(), 2);
-    }
-
-    #[tokio::test]
-    async fn one_at_a_time_what_lands_is_the_prefix_before_a_refused_key() {
-        let (_server, js) = log().await;
-        assert_eq!(append_batch(&js, 0, 1, &records(0, &["a"])).await, Ok(1));
-        let outcome = append_one_by_one(&js, 1, 1, &records(1, &["b", "a", "c"])).await;
+        let old = marker(&js, 1).await;
+        let outcome = append(&js, &old, 1, &records(0, &["a"])).await;
         assert_eq!(outcome.landed, 1);
-        assert_eq!(outcome.last_sequence, 2);
-        assert!(outcome.error.is_some());
-        let numbers: Vec<u64> = orders_in(&js).await.iter().map(|(_, r)| r.number).collect();
-        assert_eq!(numbers, vec![0, 1], "c was not sent after the refused a");
-    }
-
-    #[tokio::test]
-    async fn many_orders_go_as_one_batch() {
-        let (_server, js) = log().await;
-        let keys: Vec<String> = (0..=ONE_BY_ONE_MAX).map(|i| format!("k{i}")).collect();
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let many = records(0, &keys);
-        let outcome = append(&js, 0, 1, &many).await;
-        assert_eq!(outcome.landed, many.len());
-        assert_eq!(outcome.error, None);
-        // Sent as one batch, a stale expectation stores none of them.
-        let stale = append(&js, 0, 1, &records(many.len() as u64, &keys)).await;
+        let new = marker(&js, 2).await;
+        let stale = append(&js, &outcome.tail, 1, &records(1, &["b", "c", "d"])).await;
         assert_eq!(stale.landed, 0);
-        assert_eq!(orders_in(&js).await.len(), many.len());
-    }
-
-    #[tokio::test]
-    async fn a_batch_repeating_a_logged_key_is_refused_whole() {
-        let (_server, js) = log().await;
-        assert_eq!(append_batch(&js, 0, 1, &records(0, &["a"])).await, Ok(1));
-        let repeated = append_batch(&js, 1, 1, &records(1, &["b", "a"])).await;
         assert!(
-            matches!(repeated, Err(AppendError::Refused { fenced: false, .. })),
-            "{repeated:?}"
+            stale.error.as_ref().is_some_and(AppendError::is_fenced),
+            "{stale:?}"
         );
-        assert_eq!(orders_in(&js).await.len(), 1);
+        assert_eq!(orders_in(&js).await.len(), 1, "nothing of the run landed");
+        // The new leader, expecting its marker, appends the next number.
+        let next = append(&js, &new, 2, &records(1, &["b"])).await;
+        assert_eq!((next.landed, next.error), (1, None));
     }
 
+    /// The hole pipelining by expected sequence could make: the first append of a run is
+    /// refused, and every later one must be refused too, whatever lands in between.
     #[tokio::test]
-    async fn an_empty_or_oversized_batch_is_never_sent() {
+    async fn once_one_append_of_a_run_is_refused_every_later_one_is_refused() {
         let (_server, js) = log().await;
-        assert!(append_batch(&js, 0, 1, &[]).await.is_err());
-        let keys: Vec<String> = (0..=MAX_BATCH).map(|i| format!("k{i}")).collect();
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        assert!(append_batch(&js, 0, 1, &records(0, &keys)).await.is_err());
-        assert!(orders_in(&js).await.is_empty());
+        let tail = marker(&js, 1).await;
+        let stale = Tail {
+            message_id: "not-the-last".into(),
+            sequence: tail.sequence,
+        };
+        let outcome = append(&js, &stale, 1, &records(0, &["a", "b", "c", "d"])).await;
+        assert_eq!(outcome.landed, 0);
+        assert!(outcome.error.is_some());
+        assert!(
+            orders_in(&js).await.is_empty(),
+            "no order of the run landed"
+        );
+        // The log's tail is unchanged: the right expectation still appends.
+        let next = append(&js, &tail, 1, &records(0, &["a"])).await;
+        assert_eq!((next.landed, next.tail.sequence), (1, tail.sequence + 1));
     }
 
     #[tokio::test]
-    async fn a_stream_made_without_atomic_batches_is_updated_to_allow_them() {
-        let server = NatsServer::start();
-        let js = jetstream::new(async_nats::connect(server.url()).await.unwrap());
-        js.create_stream(async_nats::jetstream::stream::Config {
-            name: ORDERS_STREAM.to_string(),
-            subjects: vec![ORDERS_NEW.to_string(), ORDERS_TERM.to_string()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let refused = append_batch(&js, 0, 1, &records(0, &["a", "b"])).await;
-        assert!(refused.is_err(), "{refused:?}");
-        let stream = ensure_orders_stream(&js, Replication::default())
+    async fn a_foreign_message_between_two_runs_fences_the_second() {
+        let (_server, js) = log().await;
+        let tail = marker(&js, 1).await;
+        let outcome = append(&js, &tail, 1, &records(0, &["a", "b"])).await;
+        assert_eq!(outcome.landed, 2);
+        js.publish(ORDERS_NEW, "hello".into())
+            .await
+            .unwrap()
             .await
             .unwrap();
-        assert!(stream.cached_info().config.allow_atomic_publish);
+        let after = append(&js, &outcome.tail, 1, &records(2, &["c", "d"])).await;
+        assert_eq!(after.landed, 0);
+        assert!(after.error.as_ref().is_some_and(AppendError::is_fenced));
+        assert_eq!(orders_in(&js).await.len(), 2);
+        let stream = js.get_stream(ORDERS_STREAM).await.unwrap();
         assert_eq!(
-            append_batch(&js, 0, 1, &records(0, &["a", "b"])).await,
-            Ok(2)
+            stream.cached_info().state.last_sequence,
+            4,
+            "the marker, two orders and the foreign message"
         );
+    }
+
+    #[tokio::test]
+    async fn the_expected_tail_survives_a_broker_restart() {
+        let (mut server, js) = log().await;
+        let tail = marker(&js, 1).await;
+        let outcome = append(&js, &tail, 1, &records(0, &["a", "b"])).await;
+        assert_eq!(outcome.landed, 2);
+        server.restart();
+        let client = async_nats::connect(server.url()).await.unwrap();
+        let js = jetstream::new(client);
+        let after = append(&js, &outcome.tail, 1, &records(2, &["c"])).await;
+        assert_eq!(after.error, None);
+        assert_eq!(after.tail.sequence, outcome.tail.sequence + 1);
+        let stale = append(&js, &outcome.tail, 1, &records(3, &["d"])).await;
+        assert!(stale.error.as_ref().is_some_and(AppendError::is_fenced));
     }
 }

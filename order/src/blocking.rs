@@ -1,0 +1,16 @@
+//! Running blocking work (every redb call) on tokio's blocking pool, inside the caller's span.
+
+use tracing::Span;
+
+/// Runs `f` on the blocking pool within the current span and waits for it.
+///
+/// # Errors
+/// The [`tokio::task::JoinError`] when `f` panicked or the runtime is shutting down.
+pub async fn run<T, F>(f: F) -> Result<T, tokio::task::JoinError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let span = Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f)).await
+}
