@@ -15,6 +15,7 @@
 //! - [`log_append`] - pipelined, fenced appends of orders to the log.
 //! - [`catalog_client`] - calls to the catalog.
 //! - [`rollforward`] - logs trades the catalog applied but the log lacks.
+//! - [`repair`] - the operator's re-append of orders the log lost, from a replica's store.
 //! - [`replay`] - the whole log read by the replicas' rules, for tools and checkers.
 //! - [`blocking`] - redb calls on the blocking pool.
 //! - [`handlers`] - the replica's NATS subjects.
@@ -27,6 +28,7 @@ pub mod handlers;
 pub mod hold;
 pub mod log_append;
 pub mod log_follower;
+pub mod repair;
 pub mod replay;
 pub mod rollforward;
 pub mod sequencer;

@@ -1,0 +1,245 @@
+//! Re-appends to the log the orders it lost, from the most complete replica store.
+//!
+//! When the broker's store loses the log's tail (its disk restored from an old copy, say), the
+//! replicas' stores are the only copy of those orders: each replica sets its store aside and
+//! holds (see `hold`). This operator step reads the log as the replicas do (`replay`, so it
+//! counts exactly the orders they count), checks that the most complete
+//! set-aside store agrees with the log where both have orders, and appends the orders the log
+//! lacks, numbered as they were: a term marker fenced on the log's tail, then the orders,
+//! pipelined and fenced like a leader's. If anything else was appended meanwhile, nothing of
+//! the repair lands and it can be run again.
+
+use crate::blocking;
+use crate::log_append::{self, term_message_id, Tail};
+use crate::replay;
+use crate::store::{Digest, OrderStore, StoreError};
+use async_nats::jetstream::{self, message::PublishMessage};
+use bazaar_nats::messages::{encode, OrderRecord, TermStart};
+use bazaar_nats::subjects::ORDERS_TERM;
+use std::path::{Path, PathBuf};
+
+/// Most orders appended in one pipelined run.
+const RUN: usize = 512;
+/// The `leader` a repair's term marker names: no replica.
+pub const REPAIR_LEADER: u32 = 0;
+
+/// Why the repair stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RepairError {
+    /// No store was given.
+    #[error("no store given: pass the set-aside stores the replicas named with --store")]
+    NoStore,
+    /// A store could not be read.
+    #[error("cannot read {path}: {source}")]
+    Store {
+        /// The store file.
+        path: PathBuf,
+        /// Why.
+        source: StoreError,
+    },
+    /// The log could not be read or written.
+    #[error("order log: {0}")]
+    Log(String),
+    /// The store and the log hold different orders under the same number: the numbers were
+    /// handed out again, and re-appending would not restore them as they were.
+    #[error("order {number} is {logged} in the log but {stored} in {path}: numbers were reused since; reconcile by hand")]
+    Conflict {
+        /// The number.
+        number: u64,
+        /// The key the log holds under it.
+        logged: String,
+        /// The key the store holds under it.
+        stored: String,
+        /// The store.
+        path: PathBuf,
+    },
+    /// Something was appended to the log while the repair ran: run it again.
+    #[error(
+        "the log moved while repairing ({0}); nothing more was appended: run the repair again"
+    )]
+    Moved(String),
+}
+
+/// What a repair found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The store the orders came from.
+    pub source: PathBuf,
+    /// How many orders it holds.
+    pub stored: u64,
+    /// How many orders the log held before.
+    pub logged: u64,
+    /// How many were appended (0 for a dry run or when nothing was missing).
+    pub appended: u64,
+}
+
+/// Repairs the log from the most complete of `stores`; with `dry_run`, only reports.
+///
+/// # Errors
+/// See [`RepairError`]; a repair that fails part way leaves a prefix of the missing orders in
+/// the log, and running it again appends the rest.
+pub async fn repair(
+    js: &jetstream::Context,
+    stores: &[PathBuf],
+    scratch: &Path,
+    dry_run: bool,
+) -> Result<Report, RepairError> {
+    let (source, store, stored) = most_complete(stores).await?;
+    let replayed = replay::replay(js, scratch)
+        .await
+        .map_err(|e| log_error(&e))?;
+    let tail = replayed.last_sequence;
+    let log = replayed.store;
+    let logged = {
+        let log = log.clone();
+        blocking::run(move || log.digest())
+            .await
+            .map_err(|e| log_error(&e))?
+            .map_err(|e| log_error(&e))?
+    };
+    let mut report = Report {
+        source: source.clone(),
+        stored: stored.count,
+        logged: logged.count,
+        appended: 0,
+    };
+    if stored.count <= logged.count || dry_run {
+        return Ok(report);
+    }
+    {
+        let (store, source) = (store.clone(), source.clone());
+        blocking::run(move || check_agreement(&log, &store, logged.count, &source))
+            .await
+            .map_err(|e| log_error(&e))??;
+    }
+    report.appended = append_missing(js, &store, logged.count, stored.count, tail).await?;
+    Ok(report)
+}
+
+/// Opens every store and returns the one holding the most orders.
+async fn most_complete(stores: &[PathBuf]) -> Result<(PathBuf, OrderStore, Digest), RepairError> {
+    let mut best: Option<(PathBuf, OrderStore, Digest)> = None;
+    for path in stores {
+        let store_error = |source| RepairError::Store {
+            path: path.clone(),
+            source,
+        };
+        let opened = {
+            let path = path.clone();
+            blocking::run(move || {
+                let store = OrderStore::open(&path)?;
+                let digest = store.digest()?;
+                Ok::<_, StoreError>((store, digest))
+            })
+            .await
+            .map_err(|e| log_error(&e))?
+        };
+        let (store, digest) = opened.map_err(store_error)?;
+        if best.as_ref().is_none_or(|(_, _, b)| b.count < digest.count) {
+            best = Some((path.clone(), store, digest));
+        }
+    }
+    best.ok_or(RepairError::NoStore)
+}
+
+/// Checks the store holds, under the log's last number, the order the log holds.
+fn check_agreement(
+    log: &OrderStore,
+    store: &OrderStore,
+    logged: u64,
+    source: &Path,
+) -> Result<(), RepairError> {
+    let Some(last) = logged.checked_sub(1) else {
+        return Ok(());
+    };
+    let read = |s: &OrderStore| s.record(last).map_err(|e| log_error(&e));
+    let (in_log, in_store) = (read(log)?, read(store)?);
+    let key = |r: &Option<OrderRecord>| {
+        r.as_ref()
+            .map_or("nothing".to_string(), |r| r.key.to_string())
+    };
+    if in_log.is_none() || in_log != in_store {
+        return Err(RepairError::Conflict {
+            number: last,
+            logged: key(&in_log),
+            stored: key(&in_store),
+            path: source.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Appends a repair term's marker after sequence `after`, then orders `from .. to` of `store`.
+async fn append_missing(
+    js: &jetstream::Context,
+    store: &OrderStore,
+    from: u64,
+    to: u64,
+    after: u64,
+) -> Result<u64, RepairError> {
+    let epoch = after + 1;
+    let mut tail = append_marker(js, from, epoch, after).await?;
+    let mut next = from;
+    while next < to {
+        let raw = {
+            let (store, limit) = (store.clone(), RUN.min((to - next) as usize));
+            blocking::run(move || store.raw_orders(next, limit))
+                .await
+                .map_err(|e| log_error(&e))?
+                .map_err(|e| log_error(&e))?
+        };
+        let records: Vec<OrderRecord> = raw
+            .iter()
+            .map(|r| serde_json::from_slice(r).map_err(|e| log_error(&e)))
+            .collect::<Result<_, _>>()?;
+        let outcome = log_append::append(js, &tail, epoch, &records).await;
+        next += outcome.landed as u64;
+        tail = outcome.tail;
+        if let Some(e) = outcome.error {
+            return Err(RepairError::Moved(format!(
+                "{e}; {} of {} orders appended",
+                next - from,
+                to - from
+            )));
+        }
+        tracing::info!(
+            appended = next - from,
+            of = to - from,
+            "re-appending lost orders"
+        );
+    }
+    Ok(next - from)
+}
+
+/// Appends the repair term's marker, fenced on sequence `after`.
+async fn append_marker(
+    js: &jetstream::Context,
+    next_number: u64,
+    epoch: u64,
+    after: u64,
+) -> Result<Tail, RepairError> {
+    let marker = TermStart {
+        leader: REPAIR_LEADER,
+        epoch,
+        next_number,
+    };
+    let message_id = term_message_id(epoch, after);
+    let message = PublishMessage::build()
+        .payload(encode(&marker))
+        .message_id(message_id.as_str())
+        .expected_last_sequence(after);
+    let ack = js
+        .send_publish(ORDERS_TERM, message)
+        .await
+        .map_err(|e| RepairError::Log(e.to_string()))?
+        .await
+        .map_err(|e| RepairError::Moved(e.to_string()))?;
+    Ok(Tail {
+        message_id,
+        sequence: ack.sequence,
+    })
+}
+
+fn log_error(e: &dyn std::fmt::Display) -> RepairError {
+    RepairError::Log(e.to_string())
+}
