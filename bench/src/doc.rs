@@ -178,6 +178,11 @@ pub fn render(r: &Results, baseline: Option<&Results>) -> String {
             "one 120-byte record per commit, sequential, temp dir",
             &f.redb,
         ),
+        (
+            "JetStream append, awaited until acknowledged",
+            "order-sized record, file stream on the system's broker, sequential",
+            &f.js_append,
+        ),
     ] {
         let _ = writeln!(
             out,
@@ -185,6 +190,14 @@ pub fn render(r: &Results, baseline: Option<&Results>) -> String {
             l.p50_us, l.p90_us, l.p99_us, l.max_us, l.rate_per_s
         );
     }
+
+    let _ = writeln!(
+        out,
+        "\nThe system's broker {} every append before acknowledging it (its `/varz` reports \
+         `jetstream.config.sync_always: {}`).",
+        if f.broker_sync_always { "syncs" } else { "does NOT sync" },
+        f.broker_sync_always
+    );
 
     let _ = writeln!(out, "\n## Every wrk measurement\n");
     let _ = writeln!(

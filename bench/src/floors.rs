@@ -1,5 +1,6 @@
 //! The floors every figure is compared with, measured in the same run: a bare NATS
-//! request-reply and a bare durable redb commit. (The HTTP floor is [`crate::bare`], hit by wrk.)
+//! request-reply, a bare durable redb commit and a bare JetStream append on the system's own
+//! broker (which syncs each one before its ack). (The HTTP floor is [`crate::bare`], hit by wrk.)
 
 use crate::latency::{Latency, Recorder};
 use anyhow::Context as _;
@@ -58,6 +59,51 @@ pub async fn nats_round_trip(url: &str, warmup: u32, count: u32) -> anyhow::Resu
     }
     let wall = started.elapsed();
     task.abort();
+    Ok(recorder.summary(wall))
+}
+
+/// Stream of the append floor, on a subject nothing else in the system uses.
+const APPEND_STREAM: &str = "BENCH_FLOOR";
+/// Its subject.
+const APPEND_SUBJECT: &str = "bench.floor.append";
+/// A payload the size of an order record.
+const RECORD: &[u8] = br#"{"number":1234,"key":"0c6f4a1e-8a4e-4c55-b1b7-8d0f5f0c9a31","name":"GameStart","type":"buy","quantity":1,"version":57}"#;
+
+/// Sequential JetStream publishes, each awaited until acknowledged, to a file-storage stream of
+/// its own on the system's broker: what one order append costs with nothing else around it.
+///
+/// # Errors
+/// When the connection, the stream or a publish fails.
+pub async fn jetstream_append(url: &str, warmup: u32, count: u32) -> anyhow::Result<Latency> {
+    let client = async_nats::connect(url)
+        .await
+        .context("publisher connects")?;
+    let js = async_nats::jetstream::new(client);
+    js.get_or_create_stream(async_nats::jetstream::stream::Config {
+        name: APPEND_STREAM.into(),
+        subjects: vec![APPEND_SUBJECT.into()],
+        storage: async_nats::jetstream::stream::StorageType::File,
+        ..Default::default()
+    })
+    .await
+    .context("cannot make the floor's stream")?;
+    let mut recorder = Recorder::new();
+    let mut started = Instant::now();
+    for i in 0..warmup + count {
+        if i == warmup {
+            started = Instant::now();
+        }
+        let t = Instant::now();
+        js.publish(APPEND_SUBJECT, bytes::Bytes::from_static(RECORD))
+            .await?
+            .await
+            .map_err(|e| anyhow::anyhow!("append {i} failed: {e}"))?;
+        if i >= warmup {
+            recorder.record(t.elapsed());
+        }
+    }
+    let wall = started.elapsed();
+    js.delete_stream(APPEND_STREAM).await.ok();
     Ok(recorder.summary(wall))
 }
 

@@ -418,8 +418,11 @@ pub async fn run(config: &Config, command: String) -> anyhow::Result<Results> {
         let dir = redb_dir.path().to_path_buf();
         tokio::task::spawn_blocking(move || floors::redb_commit(&dir, 20, 1000)).await??
     };
+    let js_append = floors::jetstream_append(&nats_url, 200, 3000).await?;
+    let broker_sync_always = system.nats.sync_always().await;
     log_latency("NATS request-reply floor", &nats);
     log_latency("redb durable commit floor", &redb);
+    log_latency("JetStream append floor", &js_append);
 
     // Small history, lookups, order queries.
     let fill_small = fill_to(&mut system, config.small_orders, &stocks).await?;
@@ -495,6 +498,8 @@ pub async fn run(config: &Config, command: String) -> anyhow::Result<Results> {
             http_many,
             nats,
             redb,
+            js_append,
+            broker_sync_always,
         },
         cached_one,
         cached_many,

@@ -1,8 +1,10 @@
-//! A real nats-server for tests: JetStream on, a free port, a temporary store.
+//! A real nats-server for tests: JetStream on, a free port, a temporary store, and every
+//! append synced before its ack (`sync_interval: always`), as every shipped setup runs it.
 //!
 //! Nothing in Stock Bazaar's tests mocks the broker. [`NatsServer::start`] runs the binary with
-//! `-p -1` (a free port), reads the port back from the ports file, and kills the process when
-//! dropped. [`NatsServer::restart`] brings it back on the same port and store, for fault tests.
+//! `-p -1` (a free port) and `-m -1` (a free monitoring port), reads both back from the ports
+//! file, and kills the process when dropped. [`NatsServer::restart`] brings it back on the same
+//! port and store, for fault tests.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 pub struct NatsServer {
     child: Option<Child>,
     port: u16,
+    monitor_port: Option<u16>,
     store: tempfile::TempDir,
     ports_dir: tempfile::TempDir,
 }
@@ -41,6 +44,7 @@ impl NatsServer {
         let mut server = Self {
             child: None,
             port: 0,
+            monitor_port: None,
             store,
             ports_dir,
         };
@@ -50,13 +54,20 @@ impl NatsServer {
 
     fn spawn(&mut self, port: Option<u16>) {
         let port_arg = port.map_or_else(|| "-1".to_string(), |p| p.to_string());
+        let config = self.ports_dir.path().join("sync.conf");
+        std::fs::write(&config, "jetstream { sync_interval: always }\n")
+            .expect("write the test broker's config");
         let child = Command::new(nats_server_binary())
+            .arg("-c")
+            .arg(&config)
             .args([
                 "-js",
                 "-a",
                 "127.0.0.1",
                 "-p",
                 &port_arg,
+                "-m",
+                "-1",
                 "--ports_file_dir",
             ])
             .arg(self.ports_dir.path())
@@ -78,11 +89,10 @@ impl NatsServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(found) = std::fs::read_to_string(&ports_file)
-                .ok()
-                .and_then(|text| parse_client_port(&text))
-            {
+            let text = std::fs::read_to_string(&ports_file).unwrap_or_default();
+            if let Some(found) = parse_client_port(&text) {
                 self.port = found;
+                self.monitor_port = parse_port(&text, "monitoring");
                 break;
             }
             assert!(Instant::now() < deadline, "nats-server reported no port");
@@ -110,6 +120,30 @@ impl NatsServer {
     /// The client port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The monitoring endpoint's base URL, e.g. `http://127.0.0.1:41235`.
+    pub fn monitor_url(&self) -> Option<String> {
+        self.monitor_port.map(|p| format!("http://127.0.0.1:{p}"))
+    }
+
+    /// The broker's `/varz`, as JSON (`None` when it cannot be read).
+    pub fn varz(&self) -> Option<serde_json::Value> {
+        varz_on(self.monitor_port?)
+    }
+
+    /// Whether the broker syncs every JetStream write before acknowledging it, as its
+    /// `/varz` reports.
+    pub async fn sync_always(&self) -> bool {
+        let Some(port) = self.monitor_port else {
+            return false;
+        };
+        tokio::task::spawn_blocking(move || varz_on(port))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| v["jetstream"]["config"]["sync_always"].as_bool())
+            .unwrap_or(false)
     }
 
     /// The JetStream store directory.
@@ -149,21 +183,49 @@ impl Drop for NatsServer {
     }
 }
 
+/// `GET /varz` on the monitoring port, over plain HTTP/1.0.
+fn varz_on(port: u16) -> Option<serde_json::Value> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(b"GET /varz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let body = response.split_once("\r\n\r\n")?.1;
+    serde_json::from_str(body).ok()
+}
+
 /// Reads the client port from a nats-server ports file (`{"nats": ["nats://host:port"], ...}`).
 fn parse_client_port(text: &str) -> Option<u16> {
+    parse_port(text, "nats")
+}
+
+/// Reads the first port listed under `kind` (`nats`, `monitoring`) in a ports file.
+fn parse_port(text: &str, kind: &str) -> Option<u16> {
     let json: serde_json::Value = serde_json::from_str(text).ok()?;
-    let url = json.get("nats")?.get(0)?.as_str()?;
+    let url = json.get(kind)?.get(0)?.as_str()?;
     url.rsplit(':').next()?.parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_client_port;
+    use super::{parse_client_port, parse_port, NatsServer};
 
     #[test]
     fn reads_the_client_port_from_a_ports_file() {
-        let text = r#"{"nats":["nats://127.0.0.1:40111"],"monitoring":[]}"#;
+        let text = r#"{"nats":["nats://127.0.0.1:40111"],"monitoring":["http://127.0.0.1:40112"]}"#;
         assert_eq!(parse_client_port(text), Some(40111));
+        assert_eq!(parse_port(text, "monitoring"), Some(40112));
         assert_eq!(parse_client_port("{}"), None);
+    }
+
+    #[tokio::test]
+    async fn the_test_broker_syncs_every_append_before_its_ack() {
+        let server = NatsServer::start();
+        let varz = server.varz().expect("the broker's /varz");
+        assert_eq!(varz["jetstream"]["config"]["sync_always"], true, "{varz}");
+        assert!(server.sync_always().await);
     }
 }
