@@ -45,7 +45,7 @@ pub struct Config {
     /// 503 with `Retry-After: 1`.
     #[arg(long, env = "FRONTEND_RETRY_BUDGET_MS", default_value_t = DEFAULT_RETRY_BUDGET_MS)]
     pub retry_budget_ms: u64,
-    /// What the HTTP edge allows each client: timeouts, open connections.
+    /// What the HTTP edge allows each client: timeouts, open connections, request rate.
     #[command(flatten)]
     pub edge: EdgeLimits,
 }
@@ -87,9 +87,17 @@ pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 75_000;
 /// Default cap on open client connections: far above the project's load clients (64), below the
 /// open-file limits the frontend is run with.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-/// Limits at the HTTP edge, so that slow clients cannot starve the others.
+/// Default sustained requests per second from one client address: above what one frontend on a
+/// two-core machine can serve, so the benchmarks, which send everything from 127.0.0.1, never
+/// meet it. Set it lower where clients are untrusted.
+pub const DEFAULT_RATE_LIMIT_PER_IP: u32 = 200_000;
+/// Default number of requests one client address may send at once above its rate.
+pub const DEFAULT_RATE_LIMIT_BURST: u32 = 200_000;
+
+/// Limits at the HTTP edge, so that slow or greedy clients cannot starve the others.
 ///
-/// Each one is off at 0. The defaults run locally and never bind the project's benchmarks.
+/// Each one is off at 0. The defaults run locally and never bind the project's benchmarks,
+/// which send everything from one loopback address.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct EdgeLimits {
     /// Time a connection has to send a complete request head, in milliseconds: from accept for
@@ -108,6 +116,13 @@ pub struct EdgeLimits {
     /// one closes.
     #[arg(long, env = "FRONTEND_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
+    /// Sustained requests per second allowed from one client address (the TCP peer's IP; a
+    /// proxy in front makes all its clients one address); more get 429 with `Retry-After`.
+    #[arg(long, env = "FRONTEND_RATE_LIMIT_PER_IP", default_value_t = DEFAULT_RATE_LIMIT_PER_IP)]
+    pub rate_limit_per_ip: u32,
+    /// Requests one client address may send at once before its rate applies (0: the rate).
+    #[arg(long, env = "FRONTEND_RATE_LIMIT_BURST", default_value_t = DEFAULT_RATE_LIMIT_BURST)]
+    pub rate_limit_burst: u32,
 }
 
 impl EdgeLimits {
@@ -134,6 +149,8 @@ impl Default for EdgeLimits {
             header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
             idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            rate_limit_per_ip: DEFAULT_RATE_LIMIT_PER_IP,
+            rate_limit_burst: DEFAULT_RATE_LIMIT_BURST,
         }
     }
 }
@@ -178,6 +195,10 @@ mod tests {
             "2500",
             "--max-connections",
             "0",
+            "--rate-limit-per-ip",
+            "7",
+            "--rate-limit-burst",
+            "9",
         ])
         .unwrap();
         assert_eq!(parsed.edge.header_read_timeout(), None);
@@ -186,6 +207,10 @@ mod tests {
             Some(Duration::from_millis(2500))
         );
         assert_eq!(parsed.edge.max_connections(), None);
+        assert_eq!(
+            (parsed.edge.rate_limit_per_ip, parsed.edge.rate_limit_burst),
+            (7, 9)
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! - [`leader`] - which order replica leads, from the leader lease in the KV bucket.
 //! - [`bus`] - catalog and order calls with retry until a time budget is spent.
 //! - [`http`] - the router and one handler file per resource.
-//! - [`edge`] - the accept loop: header-read and idle timeouts, the connection cap.
+//! - [`edge`] - the accept loop: header-read and idle timeouts, the connection cap, the rate
+//!   limit per client address.
 //!
 //! [`run`] wires them together and serves until its shutdown future resolves.
 
@@ -99,8 +100,12 @@ pub async fn run(
         ));
     }
 
+    let rate_limit = edge::rate_limit::RateLimit::new(&config.edge);
+    if let Some(limit) = &rate_limit {
+        tasks.spawn(Arc::clone(limit).forget_idle_clients(stop.clone()));
+    }
     let request_timeout = config.retry_budget() + config.attempt_timeout() + REQUEST_TIMEOUT_SLACK;
-    let app = http::router(Arc::clone(&state), request_timeout);
+    let app = http::router(Arc::clone(&state), request_timeout, rate_limit);
     let address = listener.local_addr().context("listener has no address")?;
     tracing::info!(%address, cache_size = config.cache_size, nats = %config.nats_url, "frontend ready");
 

@@ -1,9 +1,10 @@
-//! The HTTP edge: the accept loop and what it allows each client, so that slow clients cannot
-//! starve the others.
+//! The HTTP edge: the accept loop and what it allows each client, so that slow or greedy
+//! clients cannot starve the others.
 //!
 //! - [`deadline`] - a connection must send a complete request head within the header-read
 //!   timeout, and a kept-alive one its next request within the idle timeout, or it is closed.
 //! - [`connection`] - one connection served by hyper with those deadlines and the peer address.
+//! - [`rate_limit`] - requests per second per client address, answered 429 beyond.
 //!
 //! [`serve`] caps the open connections: at the cap it stops accepting, so further clients wait in
 //! the kernel's listen backlog (their connect succeeds, their request is read once a slot frees)
@@ -12,6 +13,7 @@
 
 mod connection;
 mod deadline;
+pub mod rate_limit;
 
 use crate::config::EdgeLimits;
 use axum::Router;

@@ -1,11 +1,13 @@
-//! The HTTP edge against slow and idle clients: raw TCP connections that stall inside a request
-//! head, kept-alive connections that go quiet, and more connections than the cap.
+//! The HTTP edge against slow, idle and greedy clients: raw TCP connections that stall inside a
+//! request head, kept-alive connections that go quiet, more connections than the cap, and one
+//! address sending more than its rate.
 
 use crate::helpers::{spawn_app_with, Options, TestApp};
 use bazaar_frontend::config::EdgeLimits;
 use bazaar_nats::subjects::STOCK_LOOKUP;
 use futures::StreamExt;
-use std::net::SocketAddr;
+use serde_json::Value;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -197,6 +199,7 @@ async fn a_connection_over_the_cap_waits_and_is_served_once_another_closes() {
         // The test client's pooled connection from start-up frees its place quickly.
         idle_timeout_ms: 500,
         header_read_timeout_ms: 60_000,
+        ..EdgeLimits::default()
     })
     .await;
     // Accepted in order, these two take both places and keep them (a minute to finish a head).
@@ -212,6 +215,56 @@ async fn a_connection_over_the_cap_waits_and_is_served_once_another_closes() {
 
     drop(holders.remove(0));
     assert_eq!(read_response(&mut waiting).await, 200);
+    app.stop().await;
+}
+
+/// A client whose connections come from `local`, another loopback address than the tests'.
+fn client_from(local: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(local.parse::<IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_address_over_its_rate_gets_a_json_429_with_retry_after_and_others_are_served() {
+    let burst = 5;
+    let app = app_with(EdgeLimits {
+        rate_limit_per_ip: 1,
+        rate_limit_burst: burst,
+        ..EdgeLimits::default()
+    })
+    .await;
+    let greedy = client_from("127.0.0.2");
+    let mut statuses = Vec::new();
+    let mut refused = None;
+    for _ in 0..burst + 20 {
+        let response = greedy.get(app.url("/healthz")).send().await.unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 && refused.is_none() {
+            refused = Some(response);
+        }
+    }
+    assert!(statuses[..burst as usize].iter().all(|&s| s == 200));
+    let refused = refused.expect("some request over the burst is refused");
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After in seconds");
+    assert!(retry_after >= 1);
+    assert_eq!(refused.headers()["content-type"], "application/json");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], 429);
+    assert!(body["error"]["message"].as_str().unwrap().contains("retry"));
+
+    let other = client_from("127.0.0.3");
+    let response = other
+        .get(app.url("/stocks/GameStart"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     app.stop().await;
 }
 
