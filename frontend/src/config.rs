@@ -101,7 +101,8 @@ pub const DEFAULT_RATE_LIMIT_BURST: u32 = 200_000;
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct EdgeLimits {
     /// Time a connection has to send a complete request head, in milliseconds: from accept for
-    /// the first request, from its first byte for later ones. Then the connection is closed.
+    /// the first request, from its first byte for later ones. Then the connection is closed;
+    /// 0 turns it off.
     #[arg(
         long,
         env = "FRONTEND_HEADER_READ_TIMEOUT_MS",
@@ -109,15 +110,16 @@ pub struct EdgeLimits {
     )]
     pub header_read_timeout_ms: u64,
     /// Time a kept-alive connection may wait, with no request in flight, for the first byte of
-    /// its next request, in milliseconds. Then the connection is closed.
+    /// its next request, in milliseconds. Then the connection is closed; 0 turns it off.
     #[arg(long, env = "FRONTEND_IDLE_TIMEOUT_MS", default_value_t = DEFAULT_IDLE_TIMEOUT_MS)]
     pub idle_timeout_ms: u64,
     /// Most client connections open at once; further ones wait in the listen backlog until
-    /// one closes.
+    /// one closes; 0 is no cap.
     #[arg(long, env = "FRONTEND_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
     /// Sustained requests per second allowed from one client address (the TCP peer's IP; a
-    /// proxy in front makes all its clients one address); more get 429 with `Retry-After`.
+    /// proxy in front makes all its clients one address); more get 429 with `Retry-After`;
+    /// 0 turns the limit off.
     #[arg(long, env = "FRONTEND_RATE_LIMIT_PER_IP", default_value_t = DEFAULT_RATE_LIMIT_PER_IP)]
     pub rate_limit_per_ip: u32,
     /// Requests one client address may send at once before its rate applies (0: the rate).

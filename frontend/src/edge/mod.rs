@@ -83,6 +83,9 @@ pub async fn serve(
 
 /// Asks every connection to close after its request in flight and waits up to `drain` for them.
 async fn drain_connections(mut connections: JoinSet<()>, stop: CancellationToken, drain: Duration) {
+    while let Some(ended) = connections.try_join_next() {
+        report_panic(ended);
+    }
     tracing::info!(
         open = connections.len(),
         "no longer accepting; closing connections"
