@@ -45,6 +45,9 @@ pub struct Config {
     /// 503 with `Retry-After: 1`.
     #[arg(long, env = "FRONTEND_RETRY_BUDGET_MS", default_value_t = DEFAULT_RETRY_BUDGET_MS)]
     pub retry_budget_ms: u64,
+    /// What the HTTP edge allows each client: timeouts, open connections, request rate.
+    #[command(flatten)]
+    pub edge: EdgeLimits,
 }
 
 impl Config {
@@ -68,8 +71,94 @@ impl Default for Config {
             cache_size: DEFAULT_CACHE_SIZE,
             attempt_timeout_ms: DEFAULT_ATTEMPT_TIMEOUT_MS,
             retry_budget_ms: DEFAULT_RETRY_BUDGET_MS,
+            edge: EdgeLimits::default(),
         }
     }
+}
+
+/// Default time a connection has to send a complete request head, in milliseconds: a real client
+/// sends its head in one packet, so this leaves a slow link ample room.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Default time a kept-alive connection may wait for its next request, in milliseconds: longer
+/// than the 60 s idle timeout load balancers commonly keep, so a proxy in front closes its pooled
+/// connections first and never sends on one being closed here; short enough that an abandoned
+/// connection gives its place under the cap back within about a minute.
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 75_000;
+/// Default cap on open client connections: far above the project's load clients (64), below the
+/// open-file limits the frontend is run with.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default sustained requests per second from one client address: above what one frontend on a
+/// two-core machine can serve, so the benchmarks, which send everything from 127.0.0.1, never
+/// meet it. Set it lower where clients are untrusted.
+pub const DEFAULT_RATE_LIMIT_PER_IP: u32 = 200_000;
+/// Default number of requests one client address may send at once above its rate.
+pub const DEFAULT_RATE_LIMIT_BURST: u32 = 200_000;
+
+/// Limits at the HTTP edge, so that slow or greedy clients cannot starve the others.
+///
+/// Each one is off at 0. The defaults run locally and never bind the project's benchmarks,
+/// which send everything from one loopback address.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct EdgeLimits {
+    /// Time a connection has to send a complete request head, in milliseconds: from accept for
+    /// the first request, from its first byte for later ones. Then the connection is closed;
+    /// 0 turns it off.
+    #[arg(
+        long,
+        env = "FRONTEND_HEADER_READ_TIMEOUT_MS",
+        default_value_t = DEFAULT_HEADER_READ_TIMEOUT_MS
+    )]
+    pub header_read_timeout_ms: u64,
+    /// Time a kept-alive connection may wait, with no request in flight, for the first byte of
+    /// its next request, in milliseconds. Then the connection is closed; 0 turns it off.
+    #[arg(long, env = "FRONTEND_IDLE_TIMEOUT_MS", default_value_t = DEFAULT_IDLE_TIMEOUT_MS)]
+    pub idle_timeout_ms: u64,
+    /// Most client connections open at once; further ones wait in the listen backlog until
+    /// one closes; 0 is no cap.
+    #[arg(long, env = "FRONTEND_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Sustained requests per second allowed from one client address (the TCP peer's IP; a
+    /// proxy in front makes all its clients one address); more get 429 with `Retry-After`;
+    /// 0 turns the limit off.
+    #[arg(long, env = "FRONTEND_RATE_LIMIT_PER_IP", default_value_t = DEFAULT_RATE_LIMIT_PER_IP)]
+    pub rate_limit_per_ip: u32,
+    /// Requests one client address may send at once before its rate applies (0: the rate).
+    #[arg(long, env = "FRONTEND_RATE_LIMIT_BURST", default_value_t = DEFAULT_RATE_LIMIT_BURST)]
+    pub rate_limit_burst: u32,
+}
+
+impl EdgeLimits {
+    /// The header-read timeout, or `None` when off.
+    pub fn header_read_timeout(&self) -> Option<Duration> {
+        nonzero_millis(self.header_read_timeout_ms)
+    }
+
+    /// The idle keep-alive timeout, or `None` when off.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        nonzero_millis(self.idle_timeout_ms)
+    }
+
+    /// The connection cap, or `None` when off.
+    pub fn max_connections(&self) -> Option<usize> {
+        (self.max_connections > 0).then_some(self.max_connections)
+    }
+}
+
+impl Default for EdgeLimits {
+    /// The same values the flags default to (ignoring the environment).
+    fn default() -> Self {
+        Self {
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
+            idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            rate_limit_per_ip: DEFAULT_RATE_LIMIT_PER_IP,
+            rate_limit_burst: DEFAULT_RATE_LIMIT_BURST,
+        }
+    }
+}
+
+fn nonzero_millis(ms: u64) -> Option<Duration> {
+    (ms > 0).then(|| Duration::from_millis(ms))
 }
 
 #[cfg(test)]
@@ -87,6 +176,43 @@ mod tests {
             assert_eq!(parsed.listen.to_string(), "127.0.0.1:8080");
         }
         assert_eq!(Config::default().retry_budget(), Duration::from_secs(5));
+        assert_eq!(
+            Config::default().edge.header_read_timeout(),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            Config::default().edge.idle_timeout(),
+            Some(Duration::from_secs(75))
+        );
+        assert_eq!(Config::default().edge.max_connections(), Some(1024));
+    }
+
+    #[test]
+    fn edge_flags_override_the_defaults_and_zero_turns_them_off() {
+        let parsed = Config::try_parse_from([
+            "bazaar-frontend",
+            "--header-read-timeout-ms",
+            "0",
+            "--idle-timeout-ms",
+            "2500",
+            "--max-connections",
+            "0",
+            "--rate-limit-per-ip",
+            "7",
+            "--rate-limit-burst",
+            "9",
+        ])
+        .unwrap();
+        assert_eq!(parsed.edge.header_read_timeout(), None);
+        assert_eq!(
+            parsed.edge.idle_timeout(),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(parsed.edge.max_connections(), None);
+        assert_eq!(
+            (parsed.edge.rate_limit_per_ip, parsed.edge.rate_limit_burst),
+            (7, 9)
+        );
     }
 
     #[test]

@@ -33,6 +33,12 @@ pub enum AppError {
     /// The body is larger than the frontend accepts (413).
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The client's address is over its request rate (429, `Retry-After` in whole seconds).
+    #[error("too many requests from this address; retry in {retry_after_secs} s")]
+    TooManyRequests {
+        /// Seconds until the address may send again.
+        retry_after_secs: u64,
+    },
     /// No leader or catalog answered within the retry budget (503, `Retry-After: 1`).
     #[error("{0}")]
     Unavailable(String),
@@ -51,6 +57,7 @@ impl AppError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -60,6 +67,13 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match &self {
+            Self::TooManyRequests { retry_after_secs } => {
+                Some(HeaderValue::from(*retry_after_secs))
+            }
+            Self::Unavailable(_) => Some(HeaderValue::from_static("1")),
+            _ => None,
+        };
         let message = match &self {
             Self::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
@@ -77,10 +91,10 @@ impl IntoResponse for AppError {
         };
         let body = json!({ "error": { "code": status.as_u16(), "message": message } });
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(retry_after) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, retry_after);
         }
         response
     }
@@ -141,6 +155,17 @@ mod tests {
         let response = AppError::Unavailable("no order leader".into()).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn too_many_requests_says_when_to_retry_in_the_json_error_body() {
+        let response = AppError::TooManyRequests {
+            retry_after_secs: 3,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     }
 

@@ -7,12 +7,15 @@
 //! - [`leader`] - which order replica leads, from the leader lease in the KV bucket.
 //! - [`bus`] - catalog and order calls with retry until a time budget is spent.
 //! - [`http`] - the router and one handler file per resource.
+//! - [`edge`] - the accept loop: header-read and idle timeouts, the connection cap, the rate
+//!   limit per client address.
 //!
 //! [`run`] wires them together and serves until its shutdown future resolves.
 
 pub mod bus;
 pub mod cache;
 pub mod config;
+pub mod edge;
 pub mod error;
 pub mod http;
 pub mod leader;
@@ -32,6 +35,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Extra time a request may take beyond its retry budget before the timeout layer answers 503.
 const REQUEST_TIMEOUT_SLACK: Duration = Duration::from_secs(2);
+/// Extra time in-flight requests get, beyond the request timeout, to be answered on shutdown.
+const DRAIN_SLACK: Duration = Duration::from_secs(1);
 /// How long the final NATS flush may take on the way out.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -42,7 +47,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// that need it answer 503 until it is.
 ///
 /// # Errors
-/// When the NATS URL cannot be parsed, the subscription cannot be made, or the server fails.
+/// When the NATS URL cannot be parsed or the subscription cannot be made.
 pub async fn run(
     config: Config,
     listener: tokio::net::TcpListener,
@@ -95,15 +100,18 @@ pub async fn run(
         ));
     }
 
+    let rate_limit = edge::rate_limit::RateLimit::new(&config.edge);
+    if let Some(limit) = &rate_limit {
+        tasks.spawn(Arc::clone(limit).forget_idle_clients(stop.clone()));
+    }
     let request_timeout = config.retry_budget() + config.attempt_timeout() + REQUEST_TIMEOUT_SLACK;
-    let app = http::router(Arc::clone(&state), request_timeout);
+    let app = http::router(Arc::clone(&state), request_timeout, rate_limit);
     let address = listener.local_addr().context("listener has no address")?;
     tracing::info!(%address, cache_size = config.cache_size, nats = %config.nats_url, "frontend ready");
 
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("HTTP server failed");
+    // Every request is bounded by the timeout layer; the slack covers writing its answer.
+    let drain = request_timeout + DRAIN_SLACK;
+    edge::serve(listener, app, &config.edge, drain, shutdown).await;
     tracing::info!("HTTP server stopped; shutting down");
 
     stop.cancel();
@@ -117,7 +125,7 @@ pub async fn run(
         Ok(Err(e)) => tracing::warn!(error = %e, "final NATS flush failed"),
         Err(_) => tracing::warn!("final NATS flush timed out"),
     }
-    served
+    Ok(())
 }
 
 /// Drops cache entries as the catalog announces changes.

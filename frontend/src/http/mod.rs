@@ -10,8 +10,8 @@
 //! | `GET /cache` | [`cache`]: cache counters and contents |
 //!
 //! Success bodies are `{"data": ...}`; every error body, including unknown routes (404), wrong
-//! methods (405), oversized bodies (413) and request timeouts, is the JSON of
-//! [`AppError`](crate::error::AppError).
+//! methods (405), oversized bodies (413), rate-limited requests (429) and request timeouts, is
+//! the JSON of [`AppError`](crate::error::AppError).
 
 mod cache;
 mod health;
@@ -20,6 +20,7 @@ mod stocks;
 
 use crate::bus::Bus;
 use crate::cache::StockCache;
+use crate::edge::rate_limit::{self, RateLimit};
 use crate::error::AppError;
 use crate::leader::LeaderTracker;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -63,8 +64,13 @@ impl<T: Serialize> IntoResponse for Data<T> {
 }
 
 /// Builds the router. `request_timeout` bounds each request, so a graceful shutdown cannot hang
-/// on one; set it above the retry budget so it never cuts a retry loop short.
-pub fn router(state: Arc<AppState>, request_timeout: Duration) -> Router {
+/// on one; set it above the retry budget so it never cuts a retry loop short. `rate_limit`, when
+/// given, answers 429 to a client address over its rate before any other work.
+pub fn router(
+    state: Arc<AppState>,
+    request_timeout: Duration,
+    rate_limit: Option<Arc<RateLimit>>,
+) -> Router {
     Router::new()
         .route("/stocks", get(stocks::list))
         .route("/stocks/{name}", get(stocks::get_one))
@@ -79,6 +85,10 @@ pub fn router(state: Arc<AppState>, request_timeout: Duration) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             request_timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            rate_limit,
+            rate_limit::enforce,
         ))
         .layer(middleware::map_response(json_errors))
         .layer(

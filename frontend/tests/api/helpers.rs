@@ -2,6 +2,7 @@
 //! plus request helpers and a scriptable stand-in for an order replica.
 
 use async_nats::jetstream;
+use bazaar_frontend::config::EdgeLimits;
 use bazaar_frontend::Config;
 use bazaar_nats::messages::{decode, encode, Reply, Stock};
 use bazaar_nats::setup::{ensure_leader_bucket, Replication};
@@ -21,6 +22,7 @@ pub(crate) struct Options {
     pub(crate) with_catalog: bool,
     pub(crate) attempt_timeout_ms: u64,
     pub(crate) retry_budget_ms: u64,
+    pub(crate) edge: EdgeLimits,
 }
 
 impl Default for Options {
@@ -30,6 +32,7 @@ impl Default for Options {
             with_catalog: true,
             attempt_timeout_ms: 500,
             retry_budget_ms: 1500,
+            edge: EdgeLimits::default(),
         }
     }
 }
@@ -38,6 +41,8 @@ impl Default for Options {
 pub(crate) struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub(crate) address: String,
+    /// The frontend's socket address, for raw TCP clients.
+    pub(crate) socket: std::net::SocketAddr,
     pub(crate) http: reqwest::Client,
     /// A separate NATS client for the test itself.
     pub(crate) nats: async_nats::Client,
@@ -91,9 +96,11 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
         cache_size: options.cache_size,
         attempt_timeout_ms: options.attempt_timeout_ms,
         retry_budget_ms: options.retry_budget_ms,
+        edge: options.edge,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
+    let socket = listener.local_addr().unwrap();
+    let address = format!("http://{socket}");
     let (tx, rx) = oneshot::channel::<()>();
     let frontend = tokio::spawn(bazaar_frontend::run(config, listener, async {
         let _ = rx.await;
@@ -101,6 +108,7 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
 
     let app = TestApp {
         address,
+        socket,
         http: reqwest::Client::new(),
         nats,
         server,

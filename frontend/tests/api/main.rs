@@ -3,6 +3,7 @@
 //! system with real order replicas is tested in e2e/.
 
 mod cache;
+mod edge;
 mod health;
 mod helpers;
 mod orders;
