@@ -4,9 +4,11 @@
 mod helpers;
 mod idempotency;
 mod invalidation;
+mod key_reuse;
 mod lookup;
 mod malformed;
 mod pending;
 mod persistence;
+mod retention;
 mod seeding;
 mod trades;

@@ -73,7 +73,7 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
         let config = bazaar_catalog::Config {
             nats_url: server.url(),
             data_dir: catalog_dir.path().to_path_buf(),
-            stocks: None,
+            ..bazaar_catalog::Config::default()
         };
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(bazaar_catalog::run(config, async {
