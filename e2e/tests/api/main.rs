@@ -7,5 +7,6 @@ mod contract;
 mod divergence;
 mod failover;
 mod helpers;
+mod idempotency;
 mod persistence;
 mod replication;
