@@ -35,7 +35,12 @@ pub struct Config {
     /// How long an idempotency key is remembered, in seconds, from its first use: a reuse
     /// within it gets the first answer (or 422 for another order), a reuse after it is a new
     /// order. Must exceed the longest time a client keeps retrying one request.
-    #[arg(long, env = "CATALOG_KEY_RETENTION_SECS", default_value_t = DEFAULT_KEY_RETENTION_SECS)]
+    #[arg(
+        long,
+        env = "CATALOG_KEY_RETENTION_SECS",
+        default_value_t = DEFAULT_KEY_RETENTION_SECS,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
     pub key_retention_secs: u64,
 }
 
@@ -80,6 +85,12 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("/tmp/c"));
         assert_eq!(config.stocks, Some(PathBuf::from("s.json")));
         assert_eq!(config.key_retention(), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_key_retention_of_zero_is_refused() {
+        let err = Config::try_parse_from(["bazaar-catalog", "--key-retention-secs", "0"]);
+        assert!(err.is_err(), "{err:?}");
     }
 
     #[test]
