@@ -1,6 +1,7 @@
 //! Catalog API tests: a real nats-server, a real redb file, the catalog's `run` in a task, and
 //! a plain NATS client asking it things.
 
+mod disk;
 mod helpers;
 mod idempotency;
 mod invalidation;
