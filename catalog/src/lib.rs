@@ -5,13 +5,17 @@
 //! - [`seed`] - the stocks a new catalog starts with (built-in or from a JSON file).
 //! - [`trade`] - the trade rules as pure functions, and the records kept per idempotency key.
 //! - [`store`] - the redb file (stocks, answered keys, unlogged trades).
+//! - [`keys`] - what is remembered per idempotency key, and how it expires.
 //! - [`writer`] - the single batching writer: one durable commit per batch of trades.
+//! - [`pruner`] - forgets idempotency keys older than the retention, through the writer.
 //! - `handlers`: the NATS endpoints (lookup, list, trade, pending, confirm).
 //!
 //! [`run`] wires them together; [`serve`] does the same with a client and store the caller made.
 
 pub mod config;
 mod handlers;
+pub mod keys;
+pub mod pruner;
 pub mod seed;
 pub mod store;
 pub mod trade;
@@ -51,17 +55,19 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
     let connection = bazaar_nats::connect(&config.nats_url, "catalog")
         .await
         .with_context(|| format!("cannot connect to NATS at {}", config.nats_url))?;
-    serve(connection.client, store, shutdown).await
+    serve(connection.client, store, config.key_retention(), shutdown).await
 }
 
-/// Serves the catalog subjects on `client` from `store` until `shutdown` resolves, then drains
-/// as [`run`] does. The store is closed once this returns (if the caller kept no clone).
+/// Serves the catalog subjects on `client` from `store`, forgetting idempotency keys older than
+/// `key_retention`, until `shutdown` resolves, then drains as [`run`] does. The store is closed
+/// once this returns (if the caller kept no clone).
 ///
 /// # Errors
 /// When subscribing fails, or a task ended before `shutdown` (the error names it).
 pub async fn serve(
     client: async_nats::Client,
     store: Store,
+    key_retention: Duration,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let (writer_handle, writer) = writer::channel(store.clone(), client.clone());
@@ -71,6 +77,12 @@ pub async fn serve(
 
     let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
+    // On the tracker, so the drain waits for it (and its writer handle) like for a request.
+    tracker.spawn(pruner::run(
+        writer_handle.clone(),
+        key_retention,
+        stop.clone(),
+    ));
     let context = Context {
         client: client.clone(),
         store: store.clone(),
@@ -87,8 +99,8 @@ pub async fn serve(
         );
         endpoints.spawn(async move { (endpoint, serving.await) });
     }
-    // From here only the endpoint loops and their message tasks hold the writer, so the writer
-    // stops by itself once they are all done.
+    // From here only the endpoint loops, their message tasks and the pruner hold the writer, so
+    // the writer stops by itself once they are all done.
     drop(context);
 
     let stocks = store

@@ -1,9 +1,11 @@
 //! The catalog's redb file: stocks, the answer given to every idempotency key, and the applied
 //! trades the order log has not confirmed yet.
 //!
-//! Tables (values are JSON):
+//! Tables (values are JSON; `keys` defines them and keeps the per-key ones in step):
 //! - `stocks`: name -> [`StockState`] (price, quantity, version).
 //! - `applied`: idempotency key -> [`AppliedRecord`] (the trade and the answer it got).
+//! - `applied_at`: (applied-at in ms since the epoch, key) -> nothing, the same keys as
+//!   `applied` in time order, so expired records are found without a scan.
 //! - `unlogged`: idempotency key -> applied-at (ms since the epoch), only for applied trades no
 //!   `ConfirmLogged` has covered yet.
 //!
@@ -12,19 +14,16 @@
 //! in-memory copy of `stocks` that each commit updates once durable (they are the hot read
 //! path); the other reads use their own read transactions. Neither ever waits for the writer.
 
+use crate::keys::{Pruned, Tables, APPLIED, STOCKS, UNLOGGED};
 use crate::seed::SeedStock;
-use crate::trade::{apply_trade, AppliedRecord, Outcome, StockState};
+use crate::trade::{AppliedRecord, StockState, TradeAnswer};
 use bazaar_nats::messages::{Stock, TradeRequest, UnloggedTrade};
 use bazaar_nats::{IdempotencyKey, StockName};
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use tracing::{debug, info, warn, Span};
-
-const STOCKS: TableDefinition<&str, &[u8]> = TableDefinition::new("stocks");
-const APPLIED: TableDefinition<&str, &[u8]> = TableDefinition::new("applied");
-const UNLOGGED: TableDefinition<&str, u64> = TableDefinition::new("unlogged");
+use tracing::{info, warn, Span};
 
 /// redb's page cache. Its default (1 GiB) grows with the `applied` table (one record per trade
 /// ever made) up to whatever was touched; lookups read a handful of hot pages, so a few MiB
@@ -65,7 +64,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    fn redb(e: impl Into<redb::Error>) -> Self {
+    pub(crate) fn redb(e: impl Into<redb::Error>) -> Self {
         Self::Redb(e.into())
     }
 }
@@ -77,16 +76,47 @@ pub enum WriteOp {
     Trade(TradeRequest),
     /// These keys are in the order log: stop reporting them as pending.
     Confirm(Vec<IdempotencyKey>),
+    /// Forget the records of up to `limit` keys applied before `before_ms` (ms since the
+    /// epoch), oldest first, except keys still unlogged.
+    Prune {
+        /// Records applied at or after this instant are kept.
+        before_ms: u64,
+        /// Most records looked at.
+        limit: usize,
+    },
 }
 
-/// What a committed batch did.
+/// What one [`WriteOp`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpAnswer {
+    /// A trade's answer.
+    Trade(TradeAnswer),
+    /// A confirm: how many of its keys were still unlogged.
+    Confirmed(usize),
+    /// A prune.
+    Pruned(Pruned),
+}
+
+impl OpAnswer {
+    /// Whether the operation changed the file.
+    fn wrote(&self) -> bool {
+        match self {
+            Self::Trade(answer) => matches!(answer, TradeAnswer::Recorded(_)),
+            Self::Confirmed(forgotten) => *forgotten > 0,
+            Self::Pruned(pruned) => pruned.removed > 0,
+        }
+    }
+}
+
+/// What a batch did.
 #[derive(Debug, Default)]
 pub struct BatchOutcome {
-    /// One entry per [`WriteOp`], in order: the trade's record (new or replayed) for a trade,
-    /// `None` for a confirm.
-    pub answers: Vec<Option<AppliedRecord>>,
+    /// One entry per [`WriteOp`], in order.
+    pub answers: Vec<OpAnswer>,
     /// Each stock the batch changed, with its latest version.
     pub changed: BTreeMap<StockName, u64>,
+    /// Whether the batch was committed; a batch that changed nothing is not.
+    pub committed: bool,
 }
 
 /// The catalog's database. Cheap to clone; the file closes when the last clone is dropped.
@@ -117,7 +147,7 @@ where
     tokio::task::spawn_blocking(move || span.in_scope(f)).await?
 }
 
-fn decode_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
     table: &'static str,
     key: &str,
     bytes: &[u8],
@@ -129,7 +159,7 @@ fn decode_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn encode_json<T: serde::Serialize>(
+pub(crate) fn encode_json<T: serde::Serialize>(
     table: &'static str,
     key: &str,
     value: &T,
@@ -190,22 +220,10 @@ impl Store {
                 .map_err(StoreError::redb)?;
             let txn = db.begin_write().map_err(StoreError::redb)?;
             {
-                let mut stocks = txn.open_table(STOCKS).map_err(StoreError::redb)?;
-                txn.open_table(APPLIED).map_err(StoreError::redb)?;
-                txn.open_table(UNLOGGED).map_err(StoreError::redb)?;
-                if stocks.is_empty().map_err(StoreError::redb)? {
-                    for stock in &seed {
-                        let state = StockState {
-                            price: stock.price,
-                            quantity: stock.quantity,
-                            version: 1,
-                        };
-                        let name = stock.name.as_str();
-                        let bytes = encode_json("stocks", name, &state)?;
-                        stocks
-                            .insert(name, bytes.as_slice())
-                            .map_err(StoreError::redb)?;
-                    }
+                let mut tables = Tables::open(&txn)?;
+                tables.ensure_index()?;
+                if tables.stocks.is_empty().map_err(StoreError::redb)? {
+                    seed_stocks(&mut tables.stocks, &seed)?;
                     info!(path = %path.display(), stocks = seed.len(), "seeded a new catalog");
                 } else {
                     info!(path = %path.display(), "opened an existing catalog");
@@ -305,9 +323,11 @@ impl Store {
     }
 
     /// Processes `ops` in order in ONE write transaction and commits it durably: a trade whose
-    /// key is known gets its stored answer again; a new one is applied (or refused) and recorded
-    /// under its key, and remembered as unlogged when applied; a confirm forgets its keys from
-    /// the unlogged set. Nothing is applied unless the whole batch commits.
+    /// key is known gets its stored answer again (or `key_reused`, for another order); a new one
+    /// is applied (or refused) and recorded under its key, and remembered as unlogged when
+    /// applied; a confirm forgets its keys from the unlogged set; a prune forgets expired
+    /// records. Nothing is applied unless the whole batch commits, and a batch that changed
+    /// nothing (replays, reuses, refusals under minted keys) is not committed at all.
     ///
     /// # Errors
     /// [`StoreError`] when redb fails; the transaction is then dropped and nothing changed.
@@ -323,30 +343,24 @@ impl Store {
             let mut outcome = BatchOutcome::default();
             let mut after: BTreeMap<StockName, StockState> = BTreeMap::new();
             {
-                let mut stocks = txn.open_table(STOCKS).map_err(StoreError::redb)?;
-                let mut applied = txn.open_table(APPLIED).map_err(StoreError::redb)?;
-                let mut unlogged = txn.open_table(UNLOGGED).map_err(StoreError::redb)?;
+                let mut tables = Tables::open(&txn)?;
                 for op in &ops {
-                    match op {
+                    let answer = match op {
                         WriteOp::Trade(request) => {
-                            let record = trade_once(
-                                request,
-                                now_ms,
-                                &mut stocks,
-                                &mut applied,
-                                &mut unlogged,
-                                &mut after,
-                            )?;
-                            outcome.answers.push(Some(record));
+                            OpAnswer::Trade(tables.trade_once(request, now_ms, &mut after)?)
                         }
-                        WriteOp::Confirm(keys) => {
-                            for key in keys {
-                                unlogged.remove(key.as_str()).map_err(StoreError::redb)?;
-                            }
-                            outcome.answers.push(None);
+                        WriteOp::Confirm(keys) => OpAnswer::Confirmed(tables.confirm(keys)?),
+                        WriteOp::Prune { before_ms, limit } => {
+                            OpAnswer::Pruned(tables.prune(*before_ms, *limit)?)
                         }
-                    }
+                    };
+                    outcome.answers.push(answer);
                 }
+            }
+            outcome.committed = outcome.answers.iter().any(OpAnswer::wrote);
+            if !outcome.committed {
+                txn.abort().map_err(StoreError::redb)?;
+                return Ok(outcome);
             }
             txn.commit().map_err(StoreError::redb)?;
             let mut stocks = snapshot
@@ -370,55 +384,22 @@ impl Store {
     }
 }
 
-/// One trade inside the batch transaction: replay the stored answer or apply and record it.
-fn trade_once(
-    request: &TradeRequest,
-    now_ms: u64,
+/// Writes the seed stocks, each at version 1, into a new catalog.
+fn seed_stocks(
     stocks: &mut redb::Table<&str, &[u8]>,
-    applied: &mut redb::Table<&str, &[u8]>,
-    unlogged: &mut redb::Table<&str, u64>,
-    changed: &mut BTreeMap<StockName, StockState>,
-) -> Result<AppliedRecord, StoreError> {
-    let key = request.key.as_str();
-    if let Some(bytes) = applied.get(key).map_err(StoreError::redb)? {
-        let record: AppliedRecord = decode_json("applied", key, bytes.value())?;
-        if !record.matches(request) {
-            warn!(key, stored = ?record, "idempotency key reused for a different trade; replaying the stored answer");
-        }
-        debug!(key, "trade already seen; replaying its answer");
-        return Ok(record);
+    seed: &[SeedStock],
+) -> Result<(), StoreError> {
+    for stock in seed {
+        let state = StockState {
+            price: stock.price,
+            quantity: stock.quantity,
+            version: 1,
+        };
+        let name = stock.name.as_str();
+        let bytes = encode_json("stocks", name, &state)?;
+        stocks
+            .insert(name, bytes.as_slice())
+            .map_err(StoreError::redb)?;
     }
-    let name = request.name.as_str();
-    let current = stocks
-        .get(name)
-        .map_err(StoreError::redb)?
-        .map(|bytes| decode_json::<StockState>("stocks", name, bytes.value()))
-        .transpose()?;
-    let outcome = match apply_trade(&request.name, current, request.side, request.quantity) {
-        Ok(after) => {
-            let bytes = encode_json("stocks", name, &after)?;
-            stocks
-                .insert(name, bytes.as_slice())
-                .map_err(StoreError::redb)?;
-            unlogged.insert(key, now_ms).map_err(StoreError::redb)?;
-            changed.insert(request.name.clone(), after);
-            Outcome::Applied {
-                quantity_after: after.quantity,
-                version: after.version,
-            }
-        }
-        Err(refusal) => Outcome::from(refusal),
-    };
-    let record = AppliedRecord {
-        name: request.name.clone(),
-        side: request.side,
-        quantity: request.quantity,
-        outcome,
-        applied_at_unix_ms: now_ms,
-    };
-    let bytes = encode_json("applied", key, &record)?;
-    applied
-        .insert(key, bytes.as_slice())
-        .map_err(StoreError::redb)?;
-    Ok(record)
+    Ok(())
 }

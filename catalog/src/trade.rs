@@ -119,6 +119,47 @@ impl AppliedRecord {
     pub fn matches(&self, request: &TradeRequest) -> bool {
         self.name == request.name && self.side == request.side && self.quantity == request.quantity
     }
+
+    /// The message of a `key_reused` answer: which order `key` was first used for.
+    pub fn reuse_message(&self, key: &IdempotencyKey) -> String {
+        format!(
+            "Idempotency-Key {key} was first used for {} {} {}",
+            self.side.as_str(),
+            self.quantity.get(),
+            self.name
+        )
+    }
+}
+
+/// What the catalog made of one trade request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TradeAnswer {
+    /// The key was new: the trade was applied or refused now, and recorded under its key.
+    Recorded(AppliedRecord),
+    /// The key was known for this same order: the answer it got the first time.
+    Replayed(AppliedRecord),
+    /// The trade was refused and, its key being minted by the frontend, not recorded: nobody
+    /// but the frontend's own retries could send that key again.
+    Unrecorded(AppliedRecord),
+    /// The key was first used for another order (`first`): nothing was applied or recorded.
+    KeyReused {
+        /// The key.
+        key: IdempotencyKey,
+        /// What the catalog remembers of the key's first use.
+        first: AppliedRecord,
+    },
+}
+
+impl TradeAnswer {
+    /// The reply the trade's sender gets.
+    pub fn reply(&self) -> Reply<TradeApplied> {
+        match self {
+            Self::Recorded(record) | Self::Replayed(record) | Self::Unrecorded(record) => {
+                record.reply()
+            }
+            Self::KeyReused { key, first } => Reply::key_reused(first.reuse_message(key)),
+        }
+    }
 }
 
 /// Applies one buy or sell of `quantity` shares to `stock` (named `name`; `None` when the catalog
@@ -255,6 +296,28 @@ mod tests {
                 quantity: 8,
                 version: 3
             })
+        );
+    }
+
+    #[test]
+    fn a_reused_key_is_answered_with_the_first_order() {
+        let first = AppliedRecord {
+            name: StockName::parse("GameStart").unwrap(),
+            side: Side::Buy,
+            quantity: qty(1),
+            outcome: Outcome::Applied {
+                quantity_after: 99,
+                version: 2,
+            },
+            applied_at_unix_ms: 1,
+        };
+        let answer = TradeAnswer::KeyReused {
+            key: IdempotencyKey::parse("k-1").unwrap(),
+            first,
+        };
+        assert_eq!(
+            answer.reply(),
+            Reply::key_reused("Idempotency-Key k-1 was first used for buy 1 GameStart")
         );
     }
 }

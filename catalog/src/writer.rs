@@ -1,14 +1,16 @@
 //! The batching writer: the one task that writes to the store.
 //!
-//! Handlers hand it trades and confirms through a [`WriterHandle`]. It takes everything waiting
-//! (up to [`MAX_BATCH`]), runs it in one durable redb transaction, and only then answers every
-//! waiter and publishes one `Invalidation` per changed stock. One fsync thus covers a whole
-//! batch, and since a single task does every write no update is ever lost. A batch holding only
-//! confirms waits briefly for trades to share its commit ([`CONFIRM_LINGER`]).
+//! Handlers hand it trades and confirms, and the pruner its prunes, through a [`WriterHandle`].
+//! It takes everything waiting (up to [`MAX_BATCH`]), runs it in one durable redb transaction,
+//! and only then answers every waiter and publishes one `Invalidation` per changed stock. One
+//! fsync thus covers a whole batch, and since a single task does every write no update is ever
+//! lost and two requests with one key are decided in queue order. A batch holding only confirms
+//! and prunes waits briefly for trades to share its commit ([`CONFIRM_LINGER`]).
 //!
 //! It stops when every [`WriterHandle`] is dropped, after finishing what was already queued.
 
-use crate::store::{Store, WriteOp};
+use crate::keys::Pruned;
+use crate::store::{OpAnswer, Store, WriteOp};
 use bazaar_nats::messages::{encode, Invalidation, Reply, TradeApplied, TradeRequest};
 use bazaar_nats::subjects::STOCK_INVALIDATE;
 use bazaar_nats::IdempotencyKey;
@@ -40,6 +42,11 @@ enum Job {
         keys: Vec<IdempotencyKey>,
         done: oneshot::Sender<Reply<()>>,
     },
+    Prune {
+        before_ms: u64,
+        limit: usize,
+        done: oneshot::Sender<Result<Pruned, String>>,
+    },
 }
 
 /// Sends work to the writer task. Clone it freely; the writer stops once every clone is gone.
@@ -59,6 +66,26 @@ impl WriterHandle {
         answer
             .await
             .unwrap_or_else(|_| Reply::unavailable(WRITER_GONE))
+    }
+
+    /// Forgets the records of up to `limit` keys applied before `before_ms` (except unlogged
+    /// ones); resolves once that is durable, with what was pruned.
+    ///
+    /// # Errors
+    /// Why nothing was pruned: the writer stopped or the commit failed.
+    pub async fn prune(&self, before_ms: u64, limit: usize) -> Result<Pruned, String> {
+        let (done, answer) = oneshot::channel();
+        let job = Job::Prune {
+            before_ms,
+            limit,
+            done,
+        };
+        if self.jobs.send(job).await.is_err() {
+            return Err(WRITER_GONE.to_string());
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(WRITER_GONE.to_string()))
     }
 
     /// Forgets `keys` from the unlogged set; resolves once that is durable.
@@ -100,7 +127,7 @@ impl Writer {
         info!("writer started");
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while self.jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            if is_confirms_only(&batch) {
+            if is_background_only(&batch) {
                 self.linger(&mut batch).await;
             }
             self.commit(std::mem::take(&mut batch)).await;
@@ -108,12 +135,12 @@ impl Writer {
         info!("writer stopped: queue closed and drained");
     }
 
-    /// Adds what arrives within [`CONFIRM_LINGER`] to a batch of confirms, stopping at the
-    /// first trade (or a full batch, or a closed queue).
+    /// Adds what arrives within [`CONFIRM_LINGER`] to a batch of confirms and prunes, stopping
+    /// at the first trade (or a full batch, or a closed queue).
     async fn linger(&mut self, batch: &mut Vec<Job>) {
         let deadline = tokio::time::sleep(CONFIRM_LINGER);
         tokio::pin!(deadline);
-        while batch.len() < MAX_BATCH && is_confirms_only(batch) {
+        while batch.len() < MAX_BATCH && is_background_only(batch) {
             tokio::select! {
                 () = &mut deadline => return,
                 received = self.jobs.recv_many(batch, MAX_BATCH - batch.len()) => {
@@ -132,6 +159,12 @@ impl Writer {
             .map(|job| match job {
                 Job::Trade { request, .. } => WriteOp::Trade(request.clone()),
                 Job::Confirm { keys, .. } => WriteOp::Confirm(keys.clone()),
+                Job::Prune {
+                    before_ms, limit, ..
+                } => WriteOp::Prune {
+                    before_ms: *before_ms,
+                    limit: *limit,
+                },
             })
             .collect();
         let outcome = match self.store.write_batch(ops, now_unix_ms()).await {
@@ -140,33 +173,18 @@ impl Writer {
                 error!(error = %e, "batch commit failed; nothing applied");
                 let message = format!("catalog could not commit: {e}");
                 for job in jobs {
-                    match job {
-                        Job::Trade { reply, .. } => {
-                            let _ = reply.send(Reply::error(message.clone()));
-                        }
-                        Job::Confirm { done, .. } => {
-                            let _ = done.send(Reply::error(message.clone()));
-                        }
-                    }
+                    job.fail(&message);
                 }
                 return;
             }
         };
-        debug!(changed = outcome.changed.len(), "batch committed");
+        debug!(
+            changed = outcome.changed.len(),
+            committed = outcome.committed,
+            "batch done"
+        );
         for (job, answer) in jobs.into_iter().zip(outcome.answers) {
-            // A waiter that went away (its handler timed out) is fine: the trade is durable
-            // and a retry with the same key gets the same answer.
-            match (job, answer) {
-                (Job::Trade { reply, .. }, Some(record)) => {
-                    let _ = reply.send(record.reply());
-                }
-                (Job::Trade { reply, .. }, None) => {
-                    let _ = reply.send(Reply::error("the batch lost this trade's answer"));
-                }
-                (Job::Confirm { done, .. }, _) => {
-                    let _ = done.send(Reply::ok(()));
-                }
-            }
+            job.answer(answer);
         }
         for (name, version) in outcome.changed {
             let payload = encode(&Invalidation {
@@ -180,8 +198,45 @@ impl Writer {
     }
 }
 
-fn is_confirms_only(batch: &[Job]) -> bool {
-    batch.iter().all(|job| matches!(job, Job::Confirm { .. }))
+impl Job {
+    /// Tells the waiter its operation failed with `message`.
+    fn fail(self, message: &str) {
+        match self {
+            Self::Trade { reply, .. } => {
+                let _ = reply.send(Reply::error(message));
+            }
+            Self::Confirm { done, .. } => {
+                let _ = done.send(Reply::error(message));
+            }
+            Self::Prune { done, .. } => {
+                let _ = done.send(Err(message.to_string()));
+            }
+        }
+    }
+
+    /// Tells the waiter what its operation did. A waiter that went away (its handler timed out)
+    /// is fine: the trade is durable and a retry with the same key gets the same answer.
+    fn answer(self, answer: OpAnswer) {
+        match (self, answer) {
+            (Self::Trade { reply, .. }, OpAnswer::Trade(answer)) => {
+                let _ = reply.send(answer.reply());
+            }
+            (Self::Confirm { done, .. }, OpAnswer::Confirmed(_)) => {
+                let _ = done.send(Reply::ok(()));
+            }
+            (Self::Prune { done, .. }, OpAnswer::Pruned(pruned)) => {
+                let _ = done.send(Ok(pruned));
+            }
+            (job, answer) => {
+                error!(answer = ?answer, "the batch answered another kind of operation");
+                job.fail("the batch lost this operation's answer");
+            }
+        }
+    }
+}
+
+fn is_background_only(batch: &[Job]) -> bool {
+    batch.iter().all(|job| !matches!(job, Job::Trade { .. }))
 }
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).

@@ -28,6 +28,8 @@ pub(crate) struct TestApp {
     pub(crate) client: async_nats::Client,
     /// The catalog's data dir; survives restarts of the catalog.
     pub(crate) data_dir: TempDir,
+    /// `--key-retention-secs`; tests of pruning shorten it.
+    pub(crate) key_retention_secs: u64,
     stocks: Option<PathBuf>,
     _stocks_dir: Option<TempDir>,
     running: Option<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
@@ -37,15 +39,24 @@ pub(crate) struct TestApp {
 
 /// Starts a catalog with the default seed.
 pub(crate) async fn spawn_app() -> TestApp {
-    spawn(None).await
+    let mut app = prepare(None).await;
+    app.start().await;
+    app
 }
 
 /// Starts a catalog seeded from a stocks file holding `json`.
 pub(crate) async fn spawn_app_with_stocks(json: &str) -> TestApp {
-    spawn(Some(json)).await
+    let mut app = prepare(Some(json)).await;
+    app.start().await;
+    app
 }
 
-async fn spawn(stocks_json: Option<&str>) -> TestApp {
+/// A nats-server and an empty data dir, the catalog not started yet (call [`TestApp::start`]).
+pub(crate) async fn prepare_app() -> TestApp {
+    prepare(None).await
+}
+
+async fn prepare(stocks_json: Option<&str>) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         bazaar_nats::runtime::init_tracing("bazaar_catalog=debug,warn");
     }
@@ -62,16 +73,15 @@ async fn spawn(stocks_json: Option<&str>) -> TestApp {
         }
         None => (None, None),
     };
-    let mut app = TestApp {
+    TestApp {
         client,
         data_dir: tempfile::tempdir().expect("temp data dir"),
+        key_retention_secs: Config::default().key_retention_secs,
         stocks,
         _stocks_dir: stocks_dir,
         running: None,
         nats,
-    };
-    app.start().await;
-    app
+    }
 }
 
 /// A valid idempotency key.
@@ -82,6 +92,30 @@ pub(crate) fn key(raw: &str) -> IdempotencyKey {
 /// A valid stock name.
 pub(crate) fn name(raw: &str) -> StockName {
     StockName::parse(raw).expect("valid name")
+}
+
+/// A trade request whose key the frontend minted (the client sent none).
+pub(crate) fn minted_request(k: &str, stock: &str, side: Side, quantity: u64) -> TradeRequest {
+    TradeRequest {
+        minted: true,
+        ..trade_request(k, stock, side, quantity)
+    }
+}
+
+/// Polls `check` every 20 ms until it holds.
+///
+/// # Panics
+/// When it does not within 10 s, naming `what`.
+pub(crate) async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A trade request.
@@ -102,6 +136,7 @@ impl TestApp {
             nats_url: self.nats.url(),
             data_dir: self.data_dir.path().to_path_buf(),
             stocks: self.stocks.clone(),
+            key_retention_secs: self.key_retention_secs,
         }
     }
 

@@ -38,6 +38,7 @@ async fn a_bad_stocks_file_stops_the_catalog_with_a_clear_error() {
         nats_url: "nats://127.0.0.1:1".into(),
         data_dir: data_dir.path().to_path_buf(),
         stocks: Some(path),
+        ..bazaar_catalog::Config::default()
     };
 
     let err = bazaar_catalog::run(config, std::future::pending())

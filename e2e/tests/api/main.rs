@@ -7,6 +7,7 @@ mod contract;
 mod divergence;
 mod failover;
 mod helpers;
+mod idempotency;
 mod log_repair;
 mod persistence;
 mod replication;

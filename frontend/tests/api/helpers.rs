@@ -1,12 +1,13 @@
 //! `spawn_app`: a real nats-server, a real catalog (optional) and the frontend on a free port,
-//! plus request helpers and a scriptable stand-in for an order replica.
+//! plus request helpers, a scriptable stand-in for an order replica and one that relays trades
+//! to the catalog.
 
 use async_nats::jetstream;
 use bazaar_frontend::config::EdgeLimits;
 use bazaar_frontend::Config;
-use bazaar_nats::messages::{decode, encode, Reply, Stock};
+use bazaar_nats::messages::{decode, encode, Reply, Stock, TradeApplied, TradeReceipt};
 use bazaar_nats::setup::{ensure_leader_bucket, Replication};
-use bazaar_nats::subjects::{LEADER_KEY, STOCK_LIST};
+use bazaar_nats::subjects::{LEADER_KEY, STOCK_LIST, STOCK_TRADE};
 use bazaar_nats::testing::NatsServer;
 use futures::StreamExt;
 use serde_json::Value;
@@ -78,7 +79,7 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
         let config = bazaar_catalog::Config {
             nats_url: server.url(),
             data_dir: catalog_dir.path().to_path_buf(),
-            stocks: None,
+            ..bazaar_catalog::Config::default()
         };
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(bazaar_catalog::run(config, async {
@@ -258,6 +259,44 @@ impl FakeReplica {
 }
 
 impl Drop for FakeReplica {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A stand-in for an order leader that passes each trade to the real catalog and answers with
+/// the catalog's verdict, numbering an applied trade by the stock version it produced (the
+/// order log is not what these tests look at).
+pub(crate) struct CatalogRelay {
+    task: JoinHandle<()>,
+}
+
+impl CatalogRelay {
+    pub(crate) async fn start(nats: &async_nats::Client, subject: String) -> Self {
+        let mut subscriber = nats.subscribe(subject).await.unwrap();
+        nats.flush().await.unwrap();
+        let client = nats.clone();
+        let task = tokio::spawn(async move {
+            while let Some(message) = subscriber.next().await {
+                let answer = client
+                    .request(STOCK_TRADE, message.payload.clone())
+                    .await
+                    .expect("the catalog answers");
+                let verdict: Reply<TradeApplied> =
+                    decode(&answer.payload).expect("a catalog reply");
+                let reply = verdict.map(|applied| TradeReceipt {
+                    transaction_number: applied.version,
+                });
+                if let Some(inbox) = message.reply {
+                    let _ = client.publish(inbox, encode(&reply)).await;
+                }
+            }
+        });
+        Self { task }
+    }
+}
+
+impl Drop for CatalogRelay {
     fn drop(&mut self) {
         self.task.abort();
     }

@@ -1,14 +1,16 @@
 //! `POST /orders` and `GET /orders/{number}`: validation, status mapping, retries and the
 //! idempotency key, with scripted order replicas on the real bus.
 
-use crate::helpers::{spawn_app, spawn_app_with, FakeReplica, LeaseHolder, Options};
+use crate::helpers::{
+    spawn_app, spawn_app_with, CatalogRelay, FakeReplica, LeaseHolder, Options, TestApp,
+};
 use bazaar_nats::subjects::{order_get, order_trade};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// POSTs `body` and returns status and JSON body.
-async fn post(app: &crate::helpers::TestApp, body: &str) -> (u16, Value) {
+async fn post(app: &TestApp, body: &str) -> (u16, Value) {
     let response = app.post_order(body.to_string()).await;
     let status = response.status().as_u16();
     (status, response.json().await.expect("JSON body"))
@@ -361,4 +363,47 @@ async fn an_order_waiting_on_a_leader_that_went_silent_is_resent_to_the_next_lea
     let first: Value = serde_json::from_slice(&stuck.payload).unwrap();
     assert_eq!(successor.received(), vec![first.clone()]);
     assert_eq!(first["key"], "resent-key");
+}
+
+/// POSTs `body` with an `Idempotency-Key` and returns status and JSON body.
+async fn post_with_key(app: &TestApp, key: &str, body: &str) -> (u16, Value) {
+    let response = app
+        .http
+        .post(app.url("/orders"))
+        .header("Idempotency-Key", key)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON body"))
+}
+
+#[tokio::test]
+async fn an_idempotency_key_reused_for_another_order_is_a_422_naming_the_first() {
+    let app = spawn_app().await;
+    let _relay = CatalogRelay::start(&app.nats, order_trade(6)).await;
+    let _lease = LeaseHolder::start(&app.nats, 6).await;
+    let first_order = r#"{"name": "GameStart", "quantity": 1, "type": "buy"}"#;
+
+    let first = post_with_key(&app, "reused-key", first_order).await;
+    let other = post_with_key(
+        &app,
+        "reused-key",
+        r#"{"name": "MenhirCo", "quantity": 7, "type": "sell"}"#,
+    )
+    .await;
+    let again = post_with_key(&app, "reused-key", first_order).await;
+
+    assert_eq!(first.0, 200, "{}", first.1);
+    assert_eq!(
+        other,
+        (
+            422,
+            json!({"error": {"code": 422, "message": "Idempotency-Key reused-key was first used for buy 1 GameStart"}})
+        )
+    );
+    assert_eq!(again, first, "the first order keeps its answer");
+    let (_, menhir) = app.get_json("/stocks/MenhirCo").await;
+    assert_eq!(menhir["data"]["quantity"], 100, "the reuse changed nothing");
 }
