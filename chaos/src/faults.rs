@@ -24,11 +24,14 @@ pub enum FaultKind {
     WipeReplica,
     /// kill -9 of a frontend (cutting off its in-flight requests), then a restart.
     KillFrontend,
+    /// A burst of forged and malformed messages on the order log's subjects and the lease key,
+    /// as a buggy or compromised replica could publish (see `forge`). Takes nothing down.
+    ForgeLog,
 }
 
 impl FaultKind {
     /// Every kind, in the order the seed indexes them.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::KillReplica,
         Self::KillLeader,
         Self::FreezeLeader,
@@ -36,6 +39,7 @@ impl FaultKind {
         Self::KillNats,
         Self::WipeReplica,
         Self::KillFrontend,
+        Self::ForgeLog,
     ];
 
     /// The name used in reports.
@@ -48,6 +52,7 @@ impl FaultKind {
             Self::KillNats => "kill-nats",
             Self::WipeReplica => "wipe-replica",
             Self::KillFrontend => "kill-frontend",
+            Self::ForgeLog => "forge-log",
         }
     }
 }
@@ -157,7 +162,12 @@ impl<'a> Injector<'a> {
 
     /// Applies `kind` unless its target is already hit by one of `active`.
     async fn apply(&mut self, kind: FaultKind, active: &[Active]) -> Option<Active> {
+        if kind == FaultKind::ForgeLog {
+            self.forge().await;
+            return None;
+        }
         let component = match kind {
+            FaultKind::ForgeLog => return None,
             FaultKind::KillReplica | FaultKind::WipeReplica => {
                 Component::Replica(self.rng.between(1, 3) as u32)
             }
@@ -199,6 +209,23 @@ impl<'a> Injector<'a> {
             component,
             at,
         })
+    }
+
+    /// Publishes a burst of forged messages; a fault with nothing to heal and no outage, so
+    /// no failure is excused by it.
+    async fn forge(&mut self) {
+        let at = self.now();
+        let what = match crate::forge::burst(&self.system.client, &mut self.rng).await {
+            Ok(what) => what,
+            Err(e) => format!("not sent: {e}"),
+        };
+        println!("{:>8.3}s fault forge-log: {what}", at.as_secs_f64());
+        self.faults.push(FaultRecord {
+            kind: FaultKind::ForgeLog.name(),
+            target: "orders.new, orders.term, the lease".into(),
+            at,
+            held: Duration::ZERO,
+        });
     }
 
     async fn heal(&mut self, active: Active) {

@@ -9,12 +9,14 @@
 //! - [`history`] - what clients saw and what faults happened.
 //! - [`workload`] - the clients.
 //! - [`faults`] - the injector.
+//! - [`forge`] - the forged-message fault.
 //! - [`recovery`] - when a returning order replica holds the whole log again.
 //! - [`checks`] - the invariants.
 //! - [`runner`] - one run, start to verdict.
 
 pub mod checks;
 pub mod faults;
+pub mod forge;
 pub mod history;
 pub mod recovery;
 pub mod rng;
