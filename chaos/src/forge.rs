@@ -37,7 +37,13 @@ pub async fn burst(client: &Client, rng: &mut Rng) -> anyhow::Result<String> {
     let other = Some(guess.epoch.wrapping_add(1_000));
     publish(&js, ORDERS_NEW, order(guess.next), other).await?;
     sent.push("next order of another term");
-    publish(&js, ORDERS_NEW, order(guess.next + 1_000), Some(guess.epoch)).await?;
+    publish(
+        &js,
+        ORDERS_NEW,
+        order(guess.next + 1_000),
+        Some(guess.epoch),
+    )
+    .await?;
     sent.push("order far ahead");
     if let Some(last) = guess.next.checked_sub(1) {
         publish(&js, ORDERS_NEW, order(last), Some(guess.epoch)).await?;
@@ -52,7 +58,13 @@ pub async fn burst(client: &Client, rng: &mut Rng) -> anyhow::Result<String> {
         publish(&js, ORDERS_TERM, marker(guess.next, epoch), None).await?;
         sent.push("marker in step of no one");
     }
-    publish(&js, "$KV.order_leader.leader", b"not-a-replica".to_vec(), None).await?;
+    publish(
+        &js,
+        "$KV.order_leader.leader",
+        b"not-a-replica".to_vec(),
+        None,
+    )
+    .await?;
     sent.push("garbage lease");
     Ok(sent.join(", "))
 }

@@ -8,6 +8,7 @@ mod divergence;
 mod failover;
 mod helpers;
 mod idempotency;
+mod log_defence;
 mod log_repair;
 mod persistence;
 mod replication;

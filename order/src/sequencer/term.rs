@@ -1,11 +1,11 @@
-//! Starting a leadership term on the log: read the tail, wait until the store mirrors it, and
+//! Starting a leadership term on the log: read the tail, wait until the store is there, and
 //! append the term marker that fences every earlier leader.
 
 use crate::log_append::{term_message_id, Tail};
 use crate::store::{Digest, Logged};
-use async_nats::jetstream::{self, message::PublishMessage, stream::LastRawMessageErrorKind};
-use bazaar_nats::messages::{encode, OrderRecord, TermStart};
-use bazaar_nats::subjects::{ORDERS_NEW, ORDERS_STREAM, ORDERS_TERM};
+use async_nats::jetstream::{self, message::PublishMessage};
+use bazaar_nats::messages::{encode, TermStart};
+use bazaar_nats::subjects::{ORDERS_STREAM, ORDERS_TERM};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -35,17 +35,15 @@ pub enum TermError {
     /// The store has not reached the stream's tail within the wait.
     #[error("store is still catching up to sequence {0}")]
     CatchingUp(u64),
-    /// The store does not mirror the log: numbering from it could repeat or skip a number.
-    #[error("store (sequence {stored_sequence}, {stored_count} orders) does not match the log (sequence {log_sequence}, {log_count} orders)")]
-    Mismatch {
+    /// The store is beyond the stream's tail: it is about to be set aside and rebuilt.
+    #[error(
+        "store (sequence {stored_sequence}) is beyond the log's tail (sequence {log_sequence})"
+    )]
+    Ahead {
         /// The store's last sequence.
         stored_sequence: u64,
-        /// The store's order count.
-        stored_count: u64,
         /// The stream's last sequence.
         log_sequence: u64,
-        /// One past the log's last order number.
-        log_count: u64,
     },
     /// The marker was not stored (another leader appended first, or the broker failed).
     #[error("term marker not appended: {0}")]
@@ -55,29 +53,30 @@ pub enum TermError {
     FollowerStopped,
 }
 
-/// Starts term `epoch` of replica `leader`: reads the stream's tail and its last order, waits
-/// until the store holds all of it and agrees with it, then appends the term marker, fenced on
-/// that tail. The next number comes from the log itself.
+/// Starts term `epoch` of replica `leader`: reads the stream's tail, waits until the store is
+/// exactly there, then appends the term marker, fenced on that tail. The next number is the
+/// store's count: the store applied every message of the log by the rules every replica
+/// applies, so its count is one past the log's last valid order, whatever else (garbage,
+/// forged or out-of-step records) the log holds.
 pub(crate) async fn begin(
     js: &jetstream::Context,
     stored: &watch::Receiver<Digest>,
     leader: u32,
     epoch: u64,
 ) -> Result<Term, TermError> {
-    let (last, next) = read_tail(js).await?;
+    let last = read_tail(js).await?;
     let mut stored = stored.clone();
     let digest = *tokio::time::timeout(CATCH_UP_WAIT, stored.wait_for(|d| d.sequence >= last))
         .await
         .map_err(|_| TermError::CatchingUp(last))?
         .map_err(|_| TermError::FollowerStopped)?;
-    if digest.sequence != last || digest.count != next {
-        return Err(TermError::Mismatch {
+    if digest.sequence != last {
+        return Err(TermError::Ahead {
             stored_sequence: digest.sequence,
-            stored_count: digest.count,
             log_sequence: last,
-            log_count: next,
         });
     }
+    let next = digest.count;
     let marker = TermStart {
         leader,
         epoch,
@@ -98,22 +97,13 @@ pub(crate) async fn begin(
     })
 }
 
-/// The stream's last sequence, and one past the number of its last order.
-async fn read_tail(js: &jetstream::Context) -> Result<(u64, u64), TermError> {
-    let unreadable = |e: &dyn std::fmt::Display| TermError::LogUnreadable(e.to_string());
+/// The stream's last sequence.
+async fn read_tail(js: &jetstream::Context) -> Result<u64, TermError> {
     let stream = js
         .get_stream(ORDERS_STREAM)
         .await
-        .map_err(|e| unreadable(&e))?;
-    let last = stream.cached_info().state.last_sequence;
-    let next = match stream.get_last_raw_message_by_subject(ORDERS_NEW).await {
-        Ok(message) => serde_json::from_slice::<OrderRecord>(&message.payload)
-            .map(|r| r.number + 1)
-            .map_err(|e| unreadable(&format!("its last order is unreadable: {e}")))?,
-        Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => 0,
-        Err(e) => return Err(unreadable(&e)),
-    };
-    Ok((last, next))
+        .map_err(|e| TermError::LogUnreadable(e.to_string()))?;
+    Ok(stream.cached_info().state.last_sequence)
 }
 
 /// Appends `marker` right after sequence `last`; refused unless `last` is still the tail.
