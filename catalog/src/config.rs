@@ -15,6 +15,10 @@ pub struct Config {
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
 
+    /// NATS credentials (`--nats-user`, `--nats-password[-file]`); anonymous without them.
+    #[command(flatten)]
+    pub nats_auth: bazaar_nats::NatsAuth,
+
     /// Directory holding the catalog's redb file (`catalog.redb`); created if missing.
     #[arg(long, env = "CATALOG_DATA_DIR", default_value = "data/catalog")]
     pub data_dir: PathBuf,
