@@ -9,3 +9,4 @@ mod failover;
 mod helpers;
 mod persistence;
 mod replication;
+mod secured;

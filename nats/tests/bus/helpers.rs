@@ -39,7 +39,9 @@ impl SecuredBus {
             .args(["--nats-url", &self.server.url(), "--wait-secs", "3"])
             .args(["--nats-user", role.user(), "--nats-password-file"])
             .arg(self.secrets.password_file(role))
+            .env_remove("NATS_USER")
             .env_remove("NATS_PASSWORD")
+            .env_remove("NATS_PASSWORD_FILE")
             .output()
             .expect("bazaar-setup runs");
         if output.status.success() {
