@@ -10,7 +10,11 @@
 //! - [`auth`] - the credentials flags every binary takes, and each user's inbox prefix.
 //! - [`connection`] - connecting with reconnect-forever and a reconnect counter.
 //! - [`runtime`] - tracing setup and the SIGTERM/ctrl-c signal every binary waits on.
-//! - `testing` (feature `testing`): a real nats-server on a free port for tests.
+//! - `testing` (feature `testing`): a real nats-server on a free port for tests, bare or with
+//!   the shipped configuration and fresh credentials.
+//!
+//! The binary `bazaar-setup` (src/bin) is the deploy-time step that runs [`setup`] as the
+//! operator, the only user the shipped broker configuration lets create streams and buckets.
 
 pub mod auth;
 pub mod connection;
