@@ -12,14 +12,16 @@ ARG RUST_IMAGE=rust:1-bookworm
 ARG PYTHON_IMAGE=python:3.12-slim-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 
-# --- build the three services, and the load client when the workspace has it ---
+# --- build the three services, the setup step (package bazaar-nats), and the load client when
+#     the workspace has it ---
 FROM ${RUST_IMAGE} AS builder
 WORKDIR /src
 COPY . .
 RUN set -eu; \
     bins="bazaar-catalog bazaar-order bazaar-frontend"; \
     if [ -f client/Cargo.toml ]; then bins="$bins bazaar-client"; fi; \
-    pkgs=""; for b in $bins; do pkgs="$pkgs -p $b"; done; \
+    pkgs="-p bazaar-nats"; for b in $bins; do pkgs="$pkgs -p $b"; done; \
+    bins="$bins bazaar-setup"; \
     cargo build --release --locked $pkgs --bins; \
     mkdir -p /out; \
     for b in $bins; do strip -o "/out/$b" "target/release/$b"; done; \
@@ -49,7 +51,9 @@ COPY --from=nats-fetch /opt/nats/bin/nats-server /usr/local/bin/nats-server
 USER bazaar
 EXPOSE 4222 6222 8222
 ENTRYPOINT ["nats-server"]
-CMD ["--jetstream", "--store_dir", "/data/nats", "--http_port", "8222"]
+# No open default: the server needs its configuration (users, permissions) mounted at
+# /etc/nats/ as docker-compose.yml does; without it, it refuses to start.
+CMD ["--config", "/etc/nats/nats.conf", "--store_dir", "/data/nats"]
 
 # --- services image (the default target): pick the service with the command ---
 FROM base AS runtime

@@ -22,7 +22,9 @@ COPY nats-server /usr/local/bin/nats-server
 USER bazaar
 EXPOSE 4222 6222 8222
 ENTRYPOINT ["nats-server"]
-CMD ["--jetstream", "--store_dir", "/data/nats", "--http_port", "8222"]
+# No open default: the server needs its configuration (users, permissions) mounted at
+# /etc/nats/ as docker-compose.yml does; without it, it refuses to start.
+CMD ["--config", "/etc/nats/nats.conf", "--store_dir", "/data/nats"]
 
 FROM base AS runtime
 COPY bin/ /usr/local/bin/

@@ -273,6 +273,7 @@ impl Setup {
             frontends: 1,
             retry_budget_ms: 5000,
             with_orders: true,
+            ..SystemOptions::default()
         })
         .await;
         let nats_url = system.nats.url();

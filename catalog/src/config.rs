@@ -23,6 +23,10 @@ pub struct Config {
     #[arg(long, env = "NATS_URL", default_value = DEFAULT_NATS_URL)]
     pub nats_url: String,
 
+    /// NATS credentials (`--nats-user`, `--nats-password[-file]`); anonymous without them.
+    #[command(flatten)]
+    pub nats_auth: bazaar_nats::NatsAuth,
+
     /// Directory holding the catalog's redb file (`catalog.redb`); created if missing.
     #[arg(long, env = "CATALOG_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
@@ -59,6 +63,7 @@ impl Default for Config {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             stocks: None,
             key_retention_secs: DEFAULT_KEY_RETENTION_SECS,
+            nats_auth: bazaar_nats::NatsAuth::default(),
         }
     }
 }

@@ -52,7 +52,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
     let store = Store::open(&config.data_dir, seed)
         .await
         .with_context(|| format!("cannot open the catalog in {}", config.data_dir.display()))?;
-    let connection = bazaar_nats::connect(&config.nats_url, "catalog")
+    let connection = bazaar_nats::connect(&config.nats_url, "catalog", &config.nats_auth)
         .await
         .with_context(|| format!("cannot connect to NATS at {}", config.nats_url))?;
     serve(connection.client, store, config.key_retention(), shutdown).await

@@ -5,6 +5,7 @@ use crate::history::{Component, FaultRecord, Outage};
 use crate::recovery::RecoveryWatch;
 use crate::rng::Rng;
 use bazaar_e2e::System;
+use bazaar_nats::testing::Role;
 use std::time::{Duration, Instant};
 
 /// The kinds of fault, as named in the fault model.
@@ -78,6 +79,8 @@ pub struct Injector<'a> {
     /// Order replicas that came back, until each holds the whole log again.
     pub recoveries: RecoveryWatch,
     kinds: Vec<FaultKind>,
+    /// The forged-message fault's connection, as the order role (a compromised replica).
+    forger: Option<async_nats::Client>,
 }
 
 impl std::fmt::Debug for Injector<'_> {
@@ -101,6 +104,7 @@ impl<'a> Injector<'a> {
             outages: Vec::new(),
             recoveries,
             kinds: FaultKind::ALL.to_vec(),
+            forger: None,
         }
     }
 
@@ -215,7 +219,14 @@ impl<'a> Injector<'a> {
     /// no failure is excused by it.
     async fn forge(&mut self) {
         let at = self.now();
-        let what = match crate::forge::burst(&self.system.client, &mut self.rng).await {
+        if self.forger.is_none() {
+            let client = self.system.client_as(Role::Order, "chaos-forger").await;
+            self.forger = Some(client);
+        }
+        let Some(forger) = self.forger.clone() else {
+            return;
+        };
+        let what = match crate::forge::burst(&forger, &mut self.rng).await {
             Ok(what) => what,
             Err(e) => format!("not sent: {e}"),
         };

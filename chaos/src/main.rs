@@ -34,6 +34,10 @@ struct Args {
     /// Write the full report as JSON here.
     #[arg(long)]
     report: Option<std::path::PathBuf>,
+    /// Run the broker with the shipped configuration (authentication and per-role permissions
+    /// on), as every deployment does.
+    #[arg(long, env = "CHAOS_SECURED")]
+    secured: bool,
 }
 
 #[tokio::main]
@@ -47,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
         retry_budget: Duration::from_millis(args.retry_budget_ms),
         only_faults: args.faults,
         keep_logs: args.keep_logs,
+        secured: args.secured,
     };
     let report = bazaar_chaos::run(&config).await?;
     println!("{}", report.summary());

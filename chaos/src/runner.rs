@@ -32,6 +32,9 @@ pub struct RunConfig {
     pub only_faults: Vec<String>,
     /// Where to copy the services' logs when an invariant breaks.
     pub keep_logs: Option<std::path::PathBuf>,
+    /// Run the broker with the shipped configuration, authentication on, each service as its
+    /// own role (see `bazaar_e2e::SystemOptions::secured`).
+    pub secured: bool,
 }
 
 /// The summary of a run.
@@ -128,6 +131,7 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
         frontends: 2,
         retry_budget_ms: config.retry_budget.as_millis() as u64,
         with_orders: true,
+        secured: config.secured,
     })
     .await;
     let initial = system.catalog_quantities().await;

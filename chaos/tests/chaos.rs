@@ -1,4 +1,5 @@
-//! The short seeded chaos run CI makes: every fault kind, a minute of load, all invariants.
+//! The short seeded chaos run CI makes: every fault kind, a minute of load, all invariants, on
+//! the shipped broker configuration (authentication on).
 
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ async fn a_short_seeded_chaos_run_keeps_every_invariant() {
         retry_budget: Duration::from_millis(5000),
         only_faults: Vec::new(),
         keep_logs: None,
+        // The shipped broker configuration: faults must not find a gap in the allow-lists.
+        secured: true,
     })
     .await
     .expect("the run completes");

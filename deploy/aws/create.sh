@@ -170,5 +170,8 @@ echo
 echo "Stock Bazaar is up: $url"
 echo "  curl $url/stocks/GameStart"
 echo "  ssh ${key_file:+-i $key_file }$ssh_user@$ip   # then: cd /opt/stock-bazaar && docker-compose ps"
+echo "The NATS bus is not reachable from outside the VM and runs with authentication on; the"
+echo "operator's password is on the VM only: sudo cat /opt/stock-bazaar/secrets/nats-operator.password"
+echo "(operator access from the VM: docs/SECURITY.md, \"Operator access\")."
 echo "It costs money while it runs (m5a.xlarge: about 0.172 USD/hour on demand in us-east-1,"
 echo "plus the disk); remove everything with: BAZAAR_NAME=$name deploy/aws/destroy.sh"

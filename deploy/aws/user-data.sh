@@ -4,6 +4,9 @@
 # a systemd unit that runs the compose stack (and brings it back after a reboot), then gets
 # the source: cloned from @REPO_URL@ when set, else pushed over SSH by create.sh, which then
 # starts the unit. Progress: /var/log/cloud-init-output.log on the VM.
+# The NATS credentials are made on the VM, by the unit before each start
+# (scripts/gen-nats-secrets keeps existing ones), in /opt/stock-bazaar/secrets (root, 0700):
+# they never leave it and are in no image and no repository.
 set -euxo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -27,6 +30,8 @@ RemainAfterExit=yes
 WorkingDirectory=/opt/stock-bazaar
 # The first start builds the images from the Dockerfile (about 10 minutes on 4 vCPUs).
 TimeoutStartSec=45min
+# Credentials for the bus: made once, kept across restarts (rotate: docs/SECURITY.md).
+ExecStartPre=/bin/bash /opt/stock-bazaar/scripts/gen-nats-secrets --container-readable /opt/stock-bazaar/secrets
 ExecStart=/usr/bin/docker-compose up -d --build --remove-orphans
 ExecStop=/usr/bin/docker-compose stop
 

@@ -30,6 +30,9 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// The environment variables a service reads its NATS credentials from.
+pub const CREDENTIAL_VARIABLES: [&str; 3] = ["NATS_USER", "NATS_PASSWORD", "NATS_PASSWORD_FILE"];
+
 /// A running (or stopped) service; killed when dropped.
 #[derive(Debug)]
 pub struct ServiceProcess {
@@ -68,7 +71,13 @@ impl ServiceProcess {
             .append(true)
             .open(&self.log)
             .expect("open the service log");
-        let child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        // Credentials come only from the test's own arguments, never from the shell that ran it
+        // (a sourced .run/operator.env would make every service the operator).
+        for inherited in CREDENTIAL_VARIABLES {
+            command.env_remove(inherited);
+        }
+        let child = command
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env(

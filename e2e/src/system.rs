@@ -1,9 +1,9 @@
 //! A whole Stock Bazaar deployment on loopback, for tests.
 
-use crate::process::{binary, ServiceProcess};
+use crate::process::{binary, ServiceProcess, CREDENTIAL_VARIABLES};
 use bazaar_nats::messages::{decode, encode, ReplicaDigest, Reply, Stock, StockLookup};
 use bazaar_nats::subjects::{order_digest, LEADER_BUCKET, LEADER_KEY, STOCK_LIST, STOCK_LOOKUP};
-use bazaar_nats::testing::NatsServer;
+use bazaar_nats::testing::{NatsServer, Role, Secrets};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -19,6 +19,10 @@ pub struct SystemOptions {
     pub retry_budget_ms: u64,
     /// Start the order replicas (false for tests of what happens without them).
     pub with_orders: bool,
+    /// Run the broker with the shipped configuration, authentication on (nats/conf/dev.conf
+    /// with fresh credentials): the setup step runs as the operator, each service connects as
+    /// its own role and the test's client as the operator.
+    pub secured: bool,
 }
 
 impl Default for SystemOptions {
@@ -28,6 +32,7 @@ impl Default for SystemOptions {
             frontends: 1,
             retry_budget_ms: 5000,
             with_orders: true,
+            secured: false,
         }
     }
 }
@@ -48,6 +53,8 @@ pub struct System {
     pub client: async_nats::Client,
     /// An HTTP client.
     pub http: reqwest::Client,
+    /// The credentials of a secured system.
+    pub secrets: Option<Secrets>,
     dir: tempfile::TempDir,
     options: SystemOptions,
 }
@@ -62,13 +69,20 @@ fn free_port() -> u16 {
 impl System {
     /// Starts everything and waits until a leader is elected and every frontend answers.
     pub async fn start(options: SystemOptions) -> Self {
-        let nats = NatsServer::start();
+        let (nats, secrets) = if options.secured {
+            let (nats, secrets) = NatsServer::start_secured();
+            run_setup(&nats.url(), &secrets);
+            (nats, Some(secrets))
+        } else {
+            (NatsServer::start(), None)
+        };
         let dir = tempfile::tempdir().expect("temp dir");
         let url = nats.url();
-        let catalog = Self::spawn_catalog(&dir, &url);
+        let auth = |role| auth_args(secrets.as_ref(), role);
+        let catalog = Self::spawn_catalog(&dir, &url, auth(Role::Catalog));
         let orders = if options.with_orders {
             (1..=3)
-                .map(|id| Self::spawn_order(&dir, &url, id))
+                .map(|id| Self::spawn_order(&dir, &url, id, auth(Role::Order)))
                 .collect()
         } else {
             Vec::new()
@@ -77,16 +91,11 @@ impl System {
         let mut frontend_urls = Vec::new();
         for i in 0..options.frontends {
             let port = free_port();
-            frontends.push(Self::spawn_frontend(&dir, &url, i, port, &options));
+            let args = Self::frontend_args(&url, port, &options, auth(Role::Frontend));
+            frontends.push(Self::spawn_frontend(&dir, i, args, &options));
             frontend_urls.push(format!("http://127.0.0.1:{port}"));
         }
-        // Short requests: one lost in a broker restart should not hold a test up for the
-        // client's 10 s default.
-        let client = async_nats::ConnectOptions::new()
-            .request_timeout(Some(Duration::from_secs(2)))
-            .connect(url.as_str())
-            .await
-            .expect("test client connects");
+        let client = test_client(&url, secrets.as_ref()).await;
         let system = Self {
             nats,
             catalog,
@@ -98,6 +107,7 @@ impl System {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("http client"),
+            secrets,
             dir,
             options,
         };
@@ -109,33 +119,42 @@ impl System {
         dir.path().join(format!("{name}.log"))
     }
 
-    fn spawn_catalog(dir: &tempfile::TempDir, url: &str) -> ServiceProcess {
+    fn spawn_catalog(dir: &tempfile::TempDir, url: &str, auth: Vec<String>) -> ServiceProcess {
+        let mut args = vec![
+            "--nats-url".into(),
+            url.into(),
+            "--data-dir".into(),
+            dir.path().join("catalog").display().to_string(),
+        ];
+        args.extend(auth);
         ServiceProcess::start(
             "catalog",
             binary("bazaar-catalog"),
-            vec![
-                "--nats-url".into(),
-                url.into(),
-                "--data-dir".into(),
-                dir.path().join("catalog").display().to_string(),
-            ],
+            args,
             vec![],
             Self::log_path(dir, "catalog"),
         )
     }
 
-    fn spawn_order(dir: &tempfile::TempDir, url: &str, id: u32) -> ServiceProcess {
+    fn spawn_order(
+        dir: &tempfile::TempDir,
+        url: &str,
+        id: u32,
+        auth: Vec<String>,
+    ) -> ServiceProcess {
+        let mut args = vec![
+            "--nats-url".into(),
+            url.into(),
+            "--id".into(),
+            id.to_string(),
+            "--data-dir".into(),
+            Self::order_data_dir_in(dir, id).display().to_string(),
+        ];
+        args.extend(auth);
         ServiceProcess::start(
             &format!("order-{id}"),
             binary("bazaar-order"),
-            vec![
-                "--nats-url".into(),
-                url.into(),
-                "--id".into(),
-                id.to_string(),
-                "--data-dir".into(),
-                Self::order_data_dir_in(dir, id).display().to_string(),
-            ],
+            args,
             vec![],
             Self::log_path(dir, &format!("order-{id}")),
         )
@@ -145,30 +164,56 @@ impl System {
         dir.path().join(format!("order-{id}"))
     }
 
+    fn frontend_args(
+        url: &str,
+        port: u16,
+        options: &SystemOptions,
+        auth: Vec<String>,
+    ) -> Vec<String> {
+        let mut args = vec![
+            "--nats-url".into(),
+            url.into(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--cache-size".into(),
+            options.cache_size.to_string(),
+        ];
+        args.extend(auth);
+        args
+    }
+
     fn spawn_frontend(
         dir: &tempfile::TempDir,
-        url: &str,
         index: usize,
-        port: u16,
+        args: Vec<String>,
         options: &SystemOptions,
     ) -> ServiceProcess {
         ServiceProcess::start(
             &format!("frontend-{index}"),
             binary("bazaar-frontend"),
-            vec![
-                "--nats-url".into(),
-                url.into(),
-                "--listen".into(),
-                format!("127.0.0.1:{port}"),
-                "--cache-size".into(),
-                options.cache_size.to_string(),
-            ],
+            args,
             vec![(
                 "FRONTEND_RETRY_BUDGET_MS".into(),
                 options.retry_budget_ms.to_string(),
             )],
             Self::log_path(dir, &format!("frontend-{index}")),
         )
+    }
+
+    /// A client connected as `role` (on a system without authentication, an anonymous one),
+    /// e.g. to act as a compromised order replica.
+    ///
+    /// # Panics
+    /// When it cannot connect.
+    pub async fn client_as(&self, role: Role, name: &str) -> async_nats::Client {
+        let auth = self
+            .secrets
+            .as_ref()
+            .map_or_else(bazaar_nats::NatsAuth::default, |s| s.auth(role));
+        bazaar_nats::connect(&self.nats.url(), name, &auth)
+            .await
+            .expect("a client connects")
+            .client
     }
 
     /// Replica `id`'s data directory.
@@ -434,6 +479,53 @@ impl Drop for System {
             eprintln!("{}", self.logs(40));
         }
     }
+}
+
+/// The flags that make a service connect as `role`, when the system is secured.
+fn auth_args(secrets: Option<&Secrets>, role: Role) -> Vec<String> {
+    secrets.map_or_else(Vec::new, |secrets| {
+        vec![
+            "--nats-user".into(),
+            role.user().into(),
+            "--nats-password-file".into(),
+            secrets.password_file(role).display().to_string(),
+        ]
+    })
+}
+
+/// Runs `bazaar-setup` as the operator, as scripts/run does before the services start.
+///
+/// # Panics
+/// When it fails: the system cannot run.
+fn run_setup(url: &str, secrets: &Secrets) {
+    let mut setup = std::process::Command::new(binary("bazaar-setup"));
+    setup
+        .args(["--nats-url", url, "--wait-secs", "10"])
+        .args(auth_args(Some(secrets), Role::Operator));
+    for inherited in CREDENTIAL_VARIABLES {
+        setup.env_remove(inherited);
+    }
+    let output = setup.output().expect("bazaar-setup runs");
+    assert!(
+        output.status.success(),
+        "bazaar-setup failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The test's own client: anonymous, or the operator on a secured system.
+async fn test_client(url: &str, secrets: Option<&Secrets>) -> async_nats::Client {
+    // Short requests: one lost in a broker restart should not hold a test up for the client's
+    // 10 s default.
+    let mut options =
+        async_nats::ConnectOptions::new().request_timeout(Some(Duration::from_secs(2)));
+    if let Some(secrets) = secrets {
+        options = options.user_and_password(
+            Role::Operator.user().into(),
+            secrets.password(Role::Operator),
+        );
+    }
+    options.connect(url).await.expect("test client connects")
 }
 
 /// Polls `check` every 50 ms until it is true.

@@ -32,6 +32,9 @@ pub struct Config {
     /// NATS server URL, or a comma-separated list of seed URLs.
     #[arg(long, env = "NATS_URL", default_value = DEFAULT_NATS_URL)]
     pub nats_url: String,
+    /// NATS credentials (`--nats-user`, `--nats-password[-file]`); anonymous without them.
+    #[command(flatten)]
+    pub nats_auth: bazaar_nats::NatsAuth,
     /// Address the HTTP server listens on (used by the binary; `run` takes a bound listener).
     #[arg(long, env = "FRONTEND_LISTEN", default_value_t = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
@@ -67,6 +70,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             nats_url: DEFAULT_NATS_URL.to_string(),
+            nats_auth: bazaar_nats::NatsAuth::default(),
             listen: DEFAULT_LISTEN,
             cache_size: DEFAULT_CACHE_SIZE,
             attempt_timeout_ms: DEFAULT_ATTEMPT_TIMEOUT_MS,

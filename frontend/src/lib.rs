@@ -53,7 +53,7 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let connection = bazaar_nats::connect(&config.nats_url, "frontend")
+    let connection = bazaar_nats::connect(&config.nats_url, "frontend", &config.nats_auth)
         .await
         .with_context(|| format!("cannot connect to NATS at {}", config.nats_url))?;
     let client = connection.client.clone();

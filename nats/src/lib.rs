@@ -7,10 +7,16 @@
 //! - [`domain`] - validated values that travel on the bus (stock names, quantities, sides).
 //! - [`messages`] - the serde payloads and the reply envelope every request-reply uses.
 //! - [`setup`] - create-if-missing setup of the order stream and the leader bucket.
+//! - [`auth`] - the credentials flags every binary takes, and each user's inbox prefix.
 //! - [`connection`] - connecting with reconnect-forever and a reconnect counter.
 //! - [`runtime`] - tracing setup and the SIGTERM/ctrl-c signal every binary waits on.
-//! - `testing` (feature `testing`): a real nats-server on a free port for tests.
+//! - `testing` (feature `testing`): a real nats-server on a free port for tests, bare or with
+//!   the shipped configuration and fresh credentials.
+//!
+//! The binary `bazaar-setup` (src/bin) is the deploy-time step that runs [`setup`] as the
+//! operator, the only user the shipped broker configuration lets create streams and buckets.
 
+pub mod auth;
 pub mod connection;
 pub mod domain;
 pub mod messages;
@@ -20,6 +26,7 @@ pub mod subjects;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use connection::{connect, Connection};
+pub use auth::NatsAuth;
+pub use connection::{connect, Connection, ConnectionError};
 pub use domain::{IdempotencyKey, Quantity, Side, StockName, ValidationError};
 pub use messages::Reply;

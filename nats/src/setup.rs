@@ -1,10 +1,14 @@
 //! Create-if-missing setup of the JetStream objects the services share.
 //!
 //! Every service calls these at start (and again after a broker restart wiped an in-memory
-//! setup), so whichever starts first creates them and the others find them.
+//! setup), so whichever starts first creates them and the others find them. Each looks the
+//! object up first and creates it only when the broker says it does not exist: on a bus with
+//! authentication (nats/conf/auth.conf) only the operator may create, update or delete streams
+//! and buckets, so there the setup step (`bazaar-setup`, run as the operator at deploy time)
+//! creates them and the services only ever find them.
 
 use crate::subjects::{LEADER_BUCKET, ORDERS_NEW, ORDERS_STREAM, ORDERS_TERM};
-use async_nats::jetstream::{self, kv, stream};
+use async_nats::jetstream::{self, context::GetStreamErrorKind, kv, stream};
 use std::time::Duration;
 
 /// How long a leader's lease lasts without renewal. The KV bucket expires the key this long after
@@ -23,6 +27,35 @@ pub enum SetupError {
     /// The leader bucket could not be found or created.
     #[error("cannot set up the {LEADER_BUCKET} bucket: {0}")]
     Bucket(String),
+    /// The object does not exist and creating (or updating) it failed: on a bus with
+    /// authentication only the operator may, so the setup step has not run.
+    #[error(
+        "{what}: {reason}; where the bus has authentication on, only the operator may create or \
+         update it: run the setup step (`bazaar-setup` as the operator) first"
+    )]
+    NeedsSetup {
+        /// What could not be made, e.g. "the ORDERS stream does not exist".
+        what: String,
+        /// The broker's or the client's error.
+        reason: String,
+    },
+}
+
+/// `object` is missing and could not be made.
+fn missing(object: &str, create_error: &dyn std::fmt::Display) -> SetupError {
+    SetupError::NeedsSetup {
+        what: format!("{object} does not exist and creating it failed"),
+        reason: create_error.to_string(),
+    }
+}
+
+/// Whether `error` is the broker saying the stream does not exist (as opposed to a timeout or
+/// a refused request, after which creating it would be a guess).
+fn is_not_found(error: &jetstream::context::GetStreamError) -> bool {
+    matches!(
+        error.kind(),
+        GetStreamErrorKind::JetStream(e) if e.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
+    )
 }
 
 /// How many copies JetStream keeps of our stream and bucket: 1 on a single node, 3 on the
@@ -36,11 +69,11 @@ impl Default for Replication {
     }
 }
 
-/// Finds or creates the `ORDERS` stream: file storage, every message kept, `orders.new` and
-/// `orders.term`, atomic batch publishing allowed (the order leader appends many waiting orders
-/// as one atomic batch). A stream made before atomic batches were used is updated to allow them.
+/// Finds or creates the `ORDERS` stream: file storage, every message kept, deletes and
+/// purges denied, `orders.new` and `orders.term`.
 ///
 /// # Errors
+/// [`SetupError::NeedsSetup`] when the stream is missing and this client may not create it;
 /// [`SetupError::Stream`] when JetStream refuses or does not answer.
 pub async fn ensure_orders_stream(
     js: &jetstream::Context,
@@ -57,41 +90,51 @@ pub async fn ensure_orders_stream(
         deny_delete: true,
         deny_purge: true,
         allow_direct: true,
-        allow_atomic_publish: true,
         ..Default::default()
     };
-    let mut found = js
-        .get_or_create_stream(config)
-        .await
-        .map_err(|e| SetupError::Stream(e.to_string()))?;
-    let existing = found.cached_info().config.clone();
-    if !existing.allow_atomic_publish {
-        // Keep everything else as it was made (replicas, limits); only allow atomic batches.
-        js.update_stream(stream::Config {
-            allow_atomic_publish: true,
-            ..existing
-        })
-        .await
-        .map_err(|e| SetupError::Stream(format!("cannot allow atomic batches: {e}")))?;
-        found = js
+    let found = match js.get_stream(ORDERS_STREAM).await {
+        Ok(found) => found,
+        Err(e) if is_not_found(&e) => create_orders_stream(js, config).await?,
+        Err(e) => return Err(SetupError::Stream(e.to_string())),
+    };
+    Ok(found)
+}
+
+/// Creates the stream; when that fails, a concurrent creator may have won the race, so a stream
+/// found afterwards counts as made.
+async fn create_orders_stream(
+    js: &jetstream::Context,
+    config: stream::Config,
+) -> Result<stream::Stream, SetupError> {
+    match js.create_stream(config).await {
+        Ok(made) => Ok(made),
+        Err(create_error) => js
             .get_stream(ORDERS_STREAM)
             .await
-            .map_err(|e| SetupError::Stream(e.to_string()))?;
+            .map_err(|_| missing(&format!("the {ORDERS_STREAM} stream"), &create_error)),
     }
-    Ok(found)
 }
 
 /// Finds or creates the `order_leader` KV bucket: one value per key, each expiring
 /// [`LEADER_LEASE`] after its last write.
 ///
 /// # Errors
+/// [`SetupError::NeedsSetup`] when the bucket is missing and this client may not create it;
 /// [`SetupError::Bucket`] when JetStream refuses or does not answer.
 pub async fn ensure_leader_bucket(
     js: &jetstream::Context,
     replication: Replication,
 ) -> Result<kv::Store, SetupError> {
-    if let Ok(store) = js.get_key_value(LEADER_BUCKET).await {
-        return Ok(store);
+    let stream_name = format!("KV_{LEADER_BUCKET}");
+    match js.get_stream(&stream_name).await {
+        Ok(_) => {
+            return js
+                .get_key_value(LEADER_BUCKET)
+                .await
+                .map_err(|e| SetupError::Bucket(e.to_string()))
+        }
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(SetupError::Bucket(e.to_string())),
     }
     // A concurrent creator may win the race; the get below then finds its bucket.
     let created = js
@@ -111,6 +154,6 @@ pub async fn ensure_leader_bucket(
         Err(create_error) => js
             .get_key_value(LEADER_BUCKET)
             .await
-            .map_err(|_| SetupError::Bucket(create_error.to_string())),
+            .map_err(|_| missing(&format!("the {LEADER_BUCKET} bucket"), &create_error)),
     }
 }

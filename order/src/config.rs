@@ -10,6 +10,9 @@ pub struct Config {
     /// NATS server URL(s), comma-separated for a cluster.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
+    /// NATS credentials (`--nats-user`, `--nats-password[-file]`); anonymous without them.
+    #[command(flatten)]
+    pub nats_auth: bazaar_nats::NatsAuth,
     /// This replica's id, from 1 to `--replicas`. Higher ids are preferred as leader.
     #[arg(long, env = "ORDER_ID", default_value_t = 1)]
     pub id: u32,

@@ -69,9 +69,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
             "holding: a set-aside store holds orders the log lacks; not leading until the log holds them"
         );
     }
-    let connection = bazaar_nats::connect(&config.nats_url, &format!("order-{}", config.id))
-        .await
-        .context("cannot connect to NATS")?;
+    let connection = bazaar_nats::connect(
+        &config.nats_url,
+        &format!("order-{}", config.id),
+        &config.nats_auth,
+    )
+    .await
+    .context("cannot connect to NATS")?;
     let client = connection.client.clone();
     let mut js = async_nats::jetstream::new(client.clone());
     js.set_timeout(config.js_timeout());

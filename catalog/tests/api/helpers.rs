@@ -134,6 +134,7 @@ impl TestApp {
     pub(crate) fn config(&self) -> Config {
         Config {
             nats_url: self.nats.url(),
+            nats_auth: Default::default(),
             data_dir: self.data_dir.path().to_path_buf(),
             stocks: self.stocks.clone(),
             key_retention_secs: self.key_retention_secs,

@@ -36,6 +36,7 @@ async fn a_bad_stocks_file_stops_the_catalog_with_a_clear_error() {
     .unwrap();
     let config = bazaar_catalog::Config {
         nats_url: "nats://127.0.0.1:1".into(),
+        nats_auth: Default::default(),
         data_dir: data_dir.path().to_path_buf(),
         stocks: Some(path),
         ..bazaar_catalog::Config::default()

@@ -12,3 +12,4 @@ mod log_defence;
 mod log_repair;
 mod persistence;
 mod replication;
+mod secured;

@@ -78,6 +78,7 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
     let (catalog_stop, catalog) = if options.with_catalog {
         let config = bazaar_catalog::Config {
             nats_url: server.url(),
+            nats_auth: Default::default(),
             data_dir: catalog_dir.path().to_path_buf(),
             ..bazaar_catalog::Config::default()
         };
@@ -93,6 +94,7 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
 
     let config = Config {
         nats_url: server.url(),
+        nats_auth: Default::default(),
         listen: "127.0.0.1:0".parse().unwrap(),
         cache_size: options.cache_size,
         attempt_timeout_ms: options.attempt_timeout_ms,

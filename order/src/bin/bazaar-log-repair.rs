@@ -13,6 +13,10 @@ struct Args {
     /// NATS server URL(s), comma-separated for a cluster.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     nats_url: String,
+    /// Credentials: the operator's (only the operator may append outside a leader's term on
+    /// the shipped configuration).
+    #[command(flatten)]
+    nats_auth: bazaar_nats::NatsAuth,
     /// A replica store file (repeat for several); the one holding the most orders is used.
     /// Stop the replica first if it is its live store.
     #[arg(long = "store", required = true)]
@@ -26,7 +30,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     bazaar_nats::runtime::init_tracing("bazaar_order=info,warn");
-    let connection = bazaar_nats::connect(&args.nats_url, "log-repair")
+    let connection = bazaar_nats::connect(&args.nats_url, "log-repair", &args.nats_auth)
         .await
         .context("cannot connect to NATS")?;
     let js = async_nats::jetstream::new(connection.client.clone());
