@@ -2,9 +2,10 @@
 //!
 //! Handlers hand it trades and confirms through a [`WriterHandle`]. It takes everything waiting
 //! (up to [`MAX_BATCH`]), runs it in one durable redb transaction, and only then answers every
-//! waiter and publishes one `Invalidation` per changed stock. One fsync thus covers a whole
-//! batch, and since a single task does every write no update is ever lost. A batch holding only
-//! confirms waits briefly for trades to share its commit ([`CONFIRM_LINGER`]).
+//! waiter and publishes one `Invalidation` per changed stock, with its state after the batch.
+//! One fsync thus covers a whole batch, and since a single task does every write no update is
+//! ever lost. A batch holding only confirms waits briefly for trades to share its commit
+//! ([`CONFIRM_LINGER`]).
 //!
 //! It stops when every [`WriterHandle`] is dropped, after finishing what was already queued.
 
@@ -169,9 +170,19 @@ impl Writer {
             }
         }
         for (name, version) in outcome.changed {
+            // Only this task writes, so the store's in-memory copy is the state this batch left.
+            let state = self
+                .store
+                .get(name.clone())
+                .await
+                .ok()
+                .flatten()
+                .filter(|stock| stock.version == version);
             let payload = encode(&Invalidation {
                 name: name.clone(),
                 version,
+                price: state.as_ref().map(|s| s.price),
+                quantity: state.as_ref().map(|s| s.quantity),
             });
             if let Err(e) = self.client.publish(STOCK_INVALIDATE, payload).await {
                 warn!(error = %e, name = %name, version, "could not publish an invalidation");

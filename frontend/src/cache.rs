@@ -261,6 +261,8 @@ mod tests {
         Invalidation {
             name: name(n),
             version,
+            price: None,
+            quantity: None,
         }
     }
 
