@@ -203,8 +203,7 @@ pub(super) fn parse_order(body: &[u8]) -> Result<NewOrder, AppError> {
     let bound = format!("a whole number from 1 to {MAX_ORDER_QUANTITY}");
     let quantity = match field(&fields, "quantity")? {
         Value::Number(n) => {
-            let whole = n
-                .as_u64()
+            let whole = whole_number(n)
                 .ok_or_else(|| bad(format!("field `quantity` must be {bound}, not {n}")))?;
             Quantity::parse(whole)
                 .map_err(|_| bad(format!("field `quantity` must be {bound}, not {whole}")))?
@@ -233,6 +232,17 @@ pub(super) fn parse_order(body: &[u8]) -> Result<NewOrder, AppError> {
         name,
         quantity,
         side,
+    })
+}
+
+/// A JSON number's value when it is a whole number that fits a `u64`, however it is written:
+/// JSON (and the OpenAPI document's `integer`) make `3`, `3.0` and `3e0` the same value.
+fn whole_number(n: &serde_json::Number) -> Option<u64> {
+    n.as_u64().or_else(|| {
+        let value = n.as_f64()?;
+        // Above 2^53 a float is not exact; every valid quantity is far below.
+        let exact = value.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(&value);
+        exact.then_some(value as u64)
     })
 }
 
@@ -311,7 +321,15 @@ mod tests {
 
     #[test]
     fn quantity_must_be_a_positive_whole_number_within_the_bound() {
-        for q in ["0", "-1", "1.5", "1000001", "1e3", "18446744073709551616"] {
+        for q in [
+            "0",
+            "-1",
+            "1.5",
+            "1000001",
+            "1e7",
+            "-0.0",
+            "18446744073709551616",
+        ] {
             let m = message(&format!(
                 r#"{{"name": "A", "quantity": {q}, "type": "buy"}}"#
             ));
@@ -319,6 +337,16 @@ mod tests {
                 m.contains("`quantity`") && m.contains("1000000"),
                 "{q}: {m}"
             );
+        }
+    }
+
+    #[test]
+    fn a_whole_quantity_written_as_a_decimal_or_exponent_is_that_number() {
+        // Schema-valid to any JSON Schema validator: `integer` includes 262144.0.
+        for (written, value) in [("262144.0", 262_144), ("1e3", 1_000), ("1.0e6", 1_000_000)] {
+            let body = format!(r#"{{"name": "A", "quantity": {written}, "type": "buy"}}"#);
+            let order = parse_order(body.as_bytes()).unwrap();
+            assert_eq!(order.quantity.get(), value, "{written}");
         }
     }
 
