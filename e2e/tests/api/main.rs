@@ -6,6 +6,7 @@ mod cache;
 mod contract;
 mod divergence;
 mod failover;
+mod fuzz;
 mod helpers;
 mod log_repair;
 mod persistence;
