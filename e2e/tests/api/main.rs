@@ -2,6 +2,7 @@
 //!
 //! Build the binaries first: `cargo build --workspace` (scripts/test does it).
 
+mod browser;
 mod cache;
 mod contract;
 mod divergence;
