@@ -1,7 +1,8 @@
 //! The trading page in a real browser (headless Chromium over WebDriver) against the real
 //! system: every stock shown, a purchase showing its transaction number, the quantity dropping
 //! live in a second browser without a reload, an error's message, a retry after a lost answer
-//! trading once, the order lookup by keyboard, and a layout that fits a phone.
+//! trading once, the order lookup by keyboard, a layout that fits a phone, and a connection state
+//! that shows a lost frontend and goes live again by itself.
 //!
 //! Skips (printing `SKIP:`) only where Chromium or chromedriver cannot run; scripts/test
 //! installs them (scripts/install-chromium). The screenshot goes to target/trading-page.png, or
@@ -260,5 +261,38 @@ async fn an_order_whose_answer_is_lost_is_retried_with_its_key_and_trades_once()
     assert_eq!(next, Some(number + 1));
     let keys = page.eval("return window.orderKeys;", vec![]).await;
     assert_ne!(keys[2], keys[0]);
+    page.close().await;
+}
+
+#[tokio::test]
+async fn the_page_shows_a_lost_frontend_and_goes_live_again_by_itself() {
+    let Some((browser, mut system, catalog)) = start().await else {
+        return;
+    };
+    let page = load(browser.session(1100, 1000).await, &system).await;
+    wait_live(&page, catalog.len()).await;
+
+    system.frontends[0].kill();
+    let shown = page
+        .wait_for(
+            "the page to show the lost connection",
+            SHOWN,
+            "const state = document.body.dataset.connection;
+             return state !== 'live' ? [state, document.getElementById('connection').textContent] : null;",
+        )
+        .await;
+    assert!(
+        shown[1].as_str().unwrap().contains("onnect"),
+        "the state says what is going on: {shown}"
+    );
+
+    // No reload: the page reconnects by itself once the frontend is back, with the state the
+    // catalog holds by then, and follows the changes again.
+    system.frontends[0].restart();
+    wait_live(&page, catalog.len()).await;
+    let before = catalog["BoarCo"];
+    let (status, body) = system.trade("BoarCo", 2, "buy").await;
+    assert_eq!(status, 200, "{body}");
+    wait_quantity(&page, "BoarCo", before - 2).await;
     page.close().await;
 }
