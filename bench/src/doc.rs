@@ -195,7 +195,11 @@ pub fn render(r: &Results, baseline: Option<&Results>) -> String {
         out,
         "\nThe system's broker {} every append before acknowledging it (its `/varz` reports \
          `jetstream.config.sync_always: {}`).",
-        if f.broker_sync_always { "syncs" } else { "does NOT sync" },
+        if f.broker_sync_always {
+            "syncs"
+        } else {
+            "does NOT sync"
+        },
         f.broker_sync_always
     );
 
