@@ -2,9 +2,9 @@
 //!
 //! Handlers hand it trades and confirms, and the pruner its prunes, through a [`WriterHandle`].
 //! It takes everything waiting (up to [`MAX_BATCH`]), runs it in one durable redb transaction,
-//! and only then answers every waiter and publishes one `Invalidation` per changed stock. One
-//! fsync thus covers a whole batch, and since a single task does every write no update is ever
-//! lost and two requests with one key are decided in queue order. A batch holding only confirms
+//! and only then answers every waiter and publishes one `Invalidation` per changed stock, with
+//! its state after the batch. One fsync thus covers a whole batch, and since a single task does
+//! every write no update is ever lost and two requests with one key are decided in queue order. A batch holding only confirms
 //! and prunes waits briefly for trades to share its commit ([`CONFIRM_LINGER`]).
 //!
 //! It stops when every [`WriterHandle`] is dropped, after finishing what was already queued.
@@ -187,9 +187,19 @@ impl Writer {
             job.answer(answer);
         }
         for (name, version) in outcome.changed {
+            // Only this task writes, so the store's in-memory copy is the state this batch left.
+            let state = self
+                .store
+                .get(name.clone())
+                .await
+                .ok()
+                .flatten()
+                .filter(|stock| stock.version == version);
             let payload = encode(&Invalidation {
                 name: name.clone(),
                 version,
+                price: state.as_ref().map(|s| s.price),
+                quantity: state.as_ref().map(|s| s.quantity),
             });
             if let Err(e) = self.client.publish(STOCK_INVALIDATE, payload).await {
                 warn!(error = %e, name = %name, version, "could not publish an invalidation");

@@ -6,9 +6,11 @@
 //!
 //! The binaries must be built first (`cargo build --workspace`; `scripts/test` does it).
 //!
+//! - [`browser`] - headless Chromium over WebDriver, for the trading page.
 //! - [`process`] - one child process with its log file.
 //! - [`system`] - the whole deployment and the calls tests make on it.
 
+pub mod browser;
 pub mod process;
 pub mod system;
 

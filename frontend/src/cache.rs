@@ -66,7 +66,7 @@ pub struct Miss {
 }
 
 /// A snapshot of the cache for `GET /cache`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CacheStats {
     /// Configured capacity; 0 means off.
     pub capacity: usize,
@@ -261,6 +261,8 @@ mod tests {
         Invalidation {
             name: name(n),
             version,
+            price: None,
+            quantity: None,
         }
     }
 

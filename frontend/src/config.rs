@@ -20,6 +20,9 @@ pub const DEFAULT_CACHE_SIZE: usize = 5;
 pub const DEFAULT_ATTEMPT_TIMEOUT_MS: u64 = 1000;
 /// Default time all attempts of one HTTP request may take before it is answered 503, in ms.
 pub const DEFAULT_RETRY_BUDGET_MS: u64 = 5000;
+/// Default time an event stream may stay silent before it sends a heartbeat, in ms: well under
+/// the 60 s idle timeout proxies and load balancers commonly keep.
+pub const DEFAULT_EVENTS_HEARTBEAT_MS: u64 = 15_000;
 
 /// Settings of the HTTP gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Parser)]
@@ -48,12 +51,21 @@ pub struct Config {
     /// 503 with `Retry-After: 1`.
     #[arg(long, env = "FRONTEND_RETRY_BUDGET_MS", default_value_t = DEFAULT_RETRY_BUDGET_MS)]
     pub retry_budget_ms: u64,
+    /// How long an event stream (`GET /stocks/events`) may go without an event before it sends
+    /// a heartbeat comment, in milliseconds, so that proxies do not close a quiet stream.
+    #[arg(long, env = "FRONTEND_EVENTS_HEARTBEAT_MS", default_value_t = DEFAULT_EVENTS_HEARTBEAT_MS)]
+    pub events_heartbeat_ms: u64,
     /// What the HTTP edge allows each client: timeouts, open connections, request rate.
     #[command(flatten)]
     pub edge: EdgeLimits,
 }
 
 impl Config {
+    /// The heartbeat period of event streams (at least 1 ms).
+    pub fn events_heartbeat(&self) -> Duration {
+        Duration::from_millis(self.events_heartbeat_ms.max(1))
+    }
+
     /// The per-request NATS timeout (at least 1 ms).
     pub fn attempt_timeout(&self) -> Duration {
         Duration::from_millis(self.attempt_timeout_ms.max(1))
@@ -75,6 +87,7 @@ impl Default for Config {
             cache_size: DEFAULT_CACHE_SIZE,
             attempt_timeout_ms: DEFAULT_ATTEMPT_TIMEOUT_MS,
             retry_budget_ms: DEFAULT_RETRY_BUDGET_MS,
+            events_heartbeat_ms: DEFAULT_EVENTS_HEARTBEAT_MS,
             edge: EdgeLimits::default(),
         }
     }
@@ -180,6 +193,10 @@ mod tests {
             assert_eq!(parsed.listen.to_string(), "127.0.0.1:8080");
         }
         assert_eq!(Config::default().retry_budget(), Duration::from_secs(5));
+        assert_eq!(
+            Config::default().events_heartbeat(),
+            Duration::from_secs(15)
+        );
         assert_eq!(
             Config::default().edge.header_read_timeout(),
             Some(Duration::from_secs(10))

@@ -10,7 +10,38 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+
+/// The body of every error response: `{"error": {"code": <status>, "message": "..."}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": {"code": 409, "message": "not enough shares of GameStart: 3 available, 5 requested"}}))]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The inside of an [`ErrorBody`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// The HTTP status, repeated.
+    #[schema(minimum = 400, maximum = 599)]
+    pub code: u16,
+    /// A sentence for the person who sent the request (for a 500: only "internal server
+    /// error").
+    pub message: String,
+}
+
+impl ErrorBody {
+    /// The body for `status` with `message`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            error: ErrorDetail {
+                code: status.as_u16(),
+                message: message.into(),
+            },
+        }
+    }
+}
 
 /// Everything a handler can answer instead of success.
 #[derive(Debug, thiserror::Error)]
@@ -89,8 +120,7 @@ impl IntoResponse for AppError {
                 other.to_string()
             }
         };
-        let body = json!({ "error": { "code": status.as_u16(), "message": message } });
-        let mut response = (status, Json(body)).into_response();
+        let mut response = (status, Json(ErrorBody::new(status, message))).into_response();
         if let Some(retry_after) = retry_after {
             response
                 .headers_mut()

@@ -6,7 +6,9 @@
 //! - [`cache`] - the LRU stock cache with invalidation and monotonic reads.
 //! - [`leader`] - which order replica leads, from the leader lease in the KV bucket.
 //! - [`bus`] - catalog and order calls with retry until a time budget is spent.
-//! - [`http`] - the router and one handler file per resource.
+//! - [`events`] - the live feed of stock changes, fanned out to every event stream.
+//! - [`http`] - the router, one handler file per resource, the trading page and the OpenAPI
+//!   document.
 //! - [`edge`] - the accept loop: header-read and idle timeouts, the connection cap, the rate
 //!   limit per client address.
 //!
@@ -17,6 +19,7 @@ pub mod cache;
 pub mod config;
 pub mod edge;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod leader;
 
@@ -68,11 +71,19 @@ pub async fn run(
         config.attempt_timeout(),
         config.retry_budget(),
     );
+    // Cancelled as soon as shutdown begins, so that event streams end and their connections
+    // can close within the drain.
+    let closing = CancellationToken::new();
+    let events = Arc::new(events::StockEvents::new(
+        config.events_heartbeat(),
+        closing.clone(),
+    ));
     let state = Arc::new(http::AppState {
         cache: cache::StockCache::new(config.cache_size),
-        bus,
+        bus: bus.clone(),
         leader: Arc::clone(&leader),
         client: client.clone(),
+        events: Arc::clone(&events),
     });
 
     let stop = CancellationToken::new();
@@ -83,22 +94,22 @@ pub async fn run(
         let leader = Arc::clone(&leader);
         tasks.spawn(async move { leader.watch(reconnects, stop).await });
     }
-    if config.cache_size > 0 {
-        let invalidations = client
-            .subscribe(STOCK_INVALIDATE)
-            .await
-            .context("cannot subscribe to stock invalidations")?;
-        tasks.spawn(apply_invalidations(
-            invalidations,
-            Arc::clone(&state),
-            stop.clone(),
-        ));
-        tasks.spawn(clear_on_reconnect(
-            connection.reconnects.clone(),
-            Arc::clone(&state),
-            stop.clone(),
-        ));
-    }
+    // One subscription feeds both the cache and every event stream.
+    let invalidations = client
+        .subscribe(STOCK_INVALIDATE)
+        .await
+        .context("cannot subscribe to stock invalidations")?;
+    tasks.spawn(apply_invalidations(
+        invalidations,
+        Arc::clone(&state),
+        stop.clone(),
+    ));
+    tasks.spawn(clear_on_reconnect(
+        connection.reconnects.clone(),
+        Arc::clone(&state),
+        stop.clone(),
+    ));
+    tasks.spawn(events.refresh(bus, stop.clone()));
 
     let rate_limit = edge::rate_limit::RateLimit::new(&config.edge);
     if let Some(limit) = &rate_limit {
@@ -111,6 +122,10 @@ pub async fn run(
 
     // Every request is bounded by the timeout layer; the slack covers writing its answer.
     let drain = request_timeout + DRAIN_SLACK;
+    let shutdown = async move {
+        shutdown.await;
+        closing.cancel();
+    };
     edge::serve(listener, app, &config.edge, drain, shutdown).await;
     tracing::info!("HTTP server stopped; shutting down");
 
@@ -128,7 +143,7 @@ pub async fn run(
     Ok(())
 }
 
-/// Drops cache entries as the catalog announces changes.
+/// Drops cache entries and tells the event streams as the catalog announces changes.
 async fn apply_invalidations(
     mut messages: async_nats::Subscriber,
     state: Arc<http::AppState>,
@@ -149,6 +164,7 @@ async fn apply_invalidations(
             Ok(invalidation) => {
                 tracing::trace!(stock = %invalidation.name, version = invalidation.version, "invalidation");
                 state.cache.invalidate(&invalidation);
+                state.events.announce(&invalidation);
             }
             Err(e) => tracing::warn!(error = %e, "ignoring a malformed invalidation"),
         }
@@ -156,7 +172,8 @@ async fn apply_invalidations(
     let _ = messages.unsubscribe().await;
 }
 
-/// Empties the cache after every reconnect: invalidations sent while we were away are lost.
+/// Empties the cache and has every event stream resend the current state after every
+/// reconnect: invalidations sent while we were away are lost.
 async fn clear_on_reconnect(
     mut reconnects: watch::Receiver<u64>,
     state: Arc<http::AppState>,
@@ -173,8 +190,9 @@ async fn clear_on_reconnect(
                 let count = *reconnects.borrow_and_update();
                 // The first connection is no reconnect: nothing can have been missed.
                 if count > 1 {
-                    tracing::info!(connections = count, "NATS reconnected; emptying the stock cache");
+                    tracing::info!(connections = count, "NATS reconnected; emptying the stock cache and resending the live state");
                     state.cache.clear();
+                    state.events.resync();
                 }
             }
         }

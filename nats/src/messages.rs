@@ -233,12 +233,22 @@ pub struct ConfirmLogged {
 }
 
 /// Published on [`crate::subjects::STOCK_INVALIDATE`] after every committed change to a stock.
+///
+/// Carries the stock's state after the change, so that live feeds (the frontend's event
+/// stream) need no lookup per change. A payload from a catalog that sends only name and
+/// version still parses, with `price` and `quantity` absent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Invalidation {
     /// The stock that changed.
     pub name: StockName,
     /// Its version after the change.
     pub version: u64,
+    /// Its price after the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    /// Shares available after the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<u64>,
 }
 
 /// One entry of the order log, the payload on [`crate::subjects::ORDERS_NEW`]. Numbers run
@@ -349,5 +359,22 @@ mod tests {
             decode::<TradeRequest>(br#"{"key":"k1","name":"FishCo","type":"sell","quantity":0}"#)
                 .unwrap_err();
         assert!(err.contains("quantity"), "{err}");
+    }
+
+    #[test]
+    fn an_invalidation_carries_the_state_and_one_without_it_still_parses() {
+        let full = Invalidation {
+            name: StockName::parse("FishCo").unwrap(),
+            version: 7,
+            price: Some(4.5),
+            quantity: Some(98),
+        };
+        assert_eq!(
+            String::from_utf8(encode(&full).to_vec()).unwrap(),
+            r#"{"name":"FishCo","version":7,"price":4.5,"quantity":98}"#
+        );
+        let old: Invalidation = decode(br#"{"name":"FishCo","version":7}"#).unwrap();
+        assert_eq!((old.price, old.quantity), (None, None));
+        assert_eq!(old.version, 7);
     }
 }

@@ -24,6 +24,9 @@ async fn an_invalidation_is_published_after_a_trade() {
     let invalidation: Invalidation = decode(&message.payload).unwrap();
     assert_eq!(invalidation.name.as_str(), "PotionCo");
     assert_eq!(invalidation.version, applied.version);
+    assert_eq!(invalidation.quantity, Some(applied.quantity));
+    let stock = app.stock("PotionCo").await;
+    assert_eq!(invalidation.price, Some(stock.price));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

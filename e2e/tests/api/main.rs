@@ -2,10 +2,12 @@
 //!
 //! Build the binaries first: `cargo build --workspace` (scripts/test does it).
 
+mod browser;
 mod cache;
 mod contract;
 mod divergence;
 mod failover;
+mod fuzz;
 mod helpers;
 mod idempotency;
 mod log_defence;

@@ -2,12 +2,13 @@
 //! peer's address as [`ConnectInfo`], the deadlines of [`deadline`](super::deadline), and a
 //! graceful close when the server stops.
 
-use super::deadline::{ConnectionClock, CountingIo, Timeouts, Watchdog};
+use super::deadline::{ConnectionClock, CountingIo, InFlightBody, Timeouts, Watchdog};
 use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpStream;
@@ -35,9 +36,10 @@ pub(crate) async fn serve_connection(
         let in_flight = requests.request_started();
         let answer = app.clone().call(request);
         async move {
-            let response = answer.await;
-            drop(in_flight);
-            response
+            // The request stays in flight until its body is sent or dropped: an event stream
+            // is in flight for as long as it runs.
+            let response = answer.await?;
+            Ok::<_, Infallible>(response.map(|body| InFlightBody::new(body, in_flight)))
         }
     });
 
@@ -63,7 +65,7 @@ pub(crate) async fn serve_connection(
                 return;
             }
             () = watchdog.as_mut() => {
-                tracing::debug!(%peer, "no complete request in time; closing the connection");
+                tracing::debug!(%peer, "no complete request, or no byte of an answer taken, in time; closing the connection");
                 return;
             }
             () = stop.cancelled(), if !stopping => {

@@ -10,11 +10,17 @@
 //! - a kept-alive connection with no request in flight and no byte of a next one must see that
 //!   byte within the idle timeout.
 //!
-//! While a request is in flight there is no deadline here: the router's timeout layer bounds it.
-//! [`ConnectionClock`] holds the state, [`CountingIo`] tells it when bytes arrive, and
-//! [`Watchdog`] resolves when the deadline has passed, upon which the connection is dropped. An
-//! answer still being written when the idle deadline passes (a client that stopped reading) is
-//! dropped with it.
+//! A request is in flight from the moment it is handed to the router until its answer's body has
+//! been sent or dropped ([`InFlightBody`]), so a long-lived answer such as an event stream is in
+//! flight for as long as it runs. While a request is in flight the only deadline is a stalled
+//! write: a client that takes no byte of its answer for the idle timeout (it stopped reading) is
+//! closed, so it cannot hold its connection forever. The router's timeout layer bounds the wait
+//! for an answer.
+//!
+//! [`ConnectionClock`] holds the state, [`CountingIo`] tells it when bytes arrive and when writes
+//! stall, and [`Watchdog`] resolves when the deadline has passed, upon which the connection is
+//! dropped. An answer still being written when the idle deadline passes (a client that stopped
+//! reading) is dropped with it.
 
 use std::future::Future;
 use std::io;
@@ -45,6 +51,8 @@ struct Phase {
     head_started: Option<Instant>,
     /// Whether any request has been handed to the router.
     served_any: bool,
+    /// Since when the socket has refused to take more bytes of an answer, if it does now.
+    write_stalled_since: Option<Instant>,
 }
 
 /// The deadline state of one connection, shared by its socket wrapper and its request futures.
@@ -68,6 +76,7 @@ impl ConnectionClock {
                 waiting_since: now,
                 head_started: Some(now),
                 served_any: false,
+                write_stalled_since: None,
             }),
         })
     }
@@ -94,7 +103,8 @@ impl ConnectionClock {
     pub(crate) fn deadline(&self) -> Option<Instant> {
         let phase = self.lock();
         if phase.in_flight > 0 {
-            return None;
+            let idle = self.timeouts.idle?;
+            return phase.write_stalled_since.map(|since| since + idle);
         }
         match phase.head_started {
             Some(started) => self.timeouts.header_read.map(|limit| started + limit),
@@ -111,6 +121,16 @@ impl ConnectionClock {
         if phase.in_flight == 0 && phase.head_started.is_none() {
             phase.head_started = Some(Instant::now());
         }
+    }
+
+    /// Notes whether the socket just refused bytes of an answer (`true`) or took some.
+    fn write_stalled(&self, stalled: bool) {
+        let mut phase = self.lock();
+        phase.write_stalled_since = match (stalled, phase.write_stalled_since) {
+            (true, None) => Some(Instant::now()),
+            (true, since) => since,
+            (false, _) => None,
+        };
     }
 
     fn request_finished(&self) {
@@ -139,6 +159,43 @@ pub(crate) struct InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.clock.request_finished();
+    }
+}
+
+/// A response body that keeps its request in flight until the body has been sent or dropped.
+#[derive(Debug)]
+pub(crate) struct InFlightBody {
+    inner: axum::body::Body,
+    _in_flight: InFlight,
+}
+
+impl InFlightBody {
+    /// `inner`, holding `in_flight` for as long as it lives.
+    pub(crate) fn new(inner: axum::body::Body, in_flight: InFlight) -> Self {
+        Self {
+            inner,
+            _in_flight: in_flight,
+        }
+    }
+}
+
+impl hyper::body::Body for InFlightBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -182,17 +239,31 @@ impl Future for Watchdog {
     }
 }
 
-/// A socket that tells its connection's clock when bytes arrive.
+/// A socket that tells its connection's clock when bytes arrive and when writes stall.
 #[derive(Debug)]
 pub(crate) struct CountingIo<T> {
     inner: T,
     clock: Arc<ConnectionClock>,
+    /// Whether the last write was refused; the clock is told only when this changes.
+    stalled: bool,
 }
 
 impl<T> CountingIo<T> {
     /// Wraps `inner`, reporting to `clock`.
     pub(crate) fn new(inner: T, clock: Arc<ConnectionClock>) -> Self {
-        Self { inner, clock }
+        Self {
+            inner,
+            clock,
+            stalled: false,
+        }
+    }
+
+    fn note_write<R>(&mut self, written: &Poll<R>) {
+        let stalled = written.is_pending();
+        if stalled != self.stalled {
+            self.stalled = stalled;
+            self.clock.write_stalled(stalled);
+        }
     }
 }
 
@@ -218,7 +289,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for CountingIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.note_write(&written);
+        written
     }
 
     fn poll_write_vectored(
@@ -226,7 +300,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for CountingIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.note_write(&written);
+        written
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -293,6 +370,30 @@ mod tests {
         tokio::time::advance(Duration::from_secs(5)).await;
         clock.bytes_arrived();
         assert_eq!(clock.deadline(), Some(first_byte + HEADER));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_in_flight_whose_writes_stall_gets_the_idle_timeout() {
+        let clock = clock();
+        let _streaming = clock.request_started();
+        assert_eq!(clock.deadline(), None);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let stalled = Instant::now();
+        clock.write_stalled(true);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        clock.write_stalled(true);
+        assert_eq!(clock.deadline(), Some(stalled + IDLE));
+        clock.write_stalled(false);
+        assert_eq!(clock.deadline(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_response_body_keeps_its_request_in_flight_until_dropped() {
+        let clock = clock();
+        let body = InFlightBody::new(axum::body::Body::from("streaming"), clock.request_started());
+        assert_eq!(clock.deadline(), None);
+        drop(body);
+        assert_eq!(clock.deadline(), Some(Instant::now() + IDLE));
     }
 
     #[tokio::test(start_paused = true)]

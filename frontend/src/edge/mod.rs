@@ -9,7 +9,8 @@
 //! [`serve`] caps the open connections: at the cap it stops accepting, so further clients wait in
 //! the kernel's listen backlog (their connect succeeds, their request is read once a slot frees)
 //! instead of being refused. Every connection holding a slot is bounded by the deadlines or by the
-//! request timeout, so the wait ends.
+//! request timeout, so the wait ends; the exception is an open event stream, which holds its slot
+//! for as long as its client reads it (one that stops reading is closed at the idle timeout).
 
 mod connection;
 mod deadline;

@@ -5,8 +5,14 @@ use crate::cache::CacheStats;
 use axum::extract::State;
 use std::sync::Arc;
 
-/// Answers 200 with capacity, hits, misses, evictions, invalidations and the cached names, most
-/// recently used first.
+/// The stock cache's counters and the cached names, most recently used first.
+#[utoipa::path(
+    get,
+    path = "/cache",
+    operation_id = "cacheStats",
+    tag = "operations",
+    responses((status = 200, description = "Capacity, hits, misses, evictions, invalidations and entries", body = Data<CacheStats>))
+)]
 pub(super) async fn get(State(state): State<Arc<AppState>>) -> Data<CacheStats> {
     Data {
         data: state.cache.stats(),

@@ -11,14 +11,27 @@ use serde::Serialize;
 use std::sync::Arc;
 
 /// The health body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Health {
+    /// Always `ok` while the frontend serves HTTP.
+    #[schema(example = "ok")]
     status: &'static str,
+    /// `connected` or `disconnected`.
+    #[schema(example = "connected")]
     nats: &'static str,
+    /// The order replica that leads, `null` when none is known.
+    #[schema(example = 3)]
     leader: Option<u32>,
 }
 
-/// Answers 200 with the frontend's view of NATS and the order leader.
+/// Liveness and what the frontend sees of the bus: 200 even when degraded.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "health",
+    tag = "operations",
+    responses((status = 200, description = "The frontend serves; the body says what it sees", body = Data<Health>))
+)]
 pub(super) async fn get(State(state): State<Arc<AppState>>) -> Data<Health> {
     let nats = match state.client.connection_state() {
         ConnectionState::Connected => "connected",

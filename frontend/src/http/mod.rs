@@ -1,38 +1,48 @@
-//! The REST API: the router, the shared state, the success envelope and the JSON fallbacks.
+//! The HTTP API: the router, the shared state, the success envelope and the JSON fallbacks.
 //!
 //! | route | handler |
 //! |---|---|
+//! | `GET /` (and `/app.js`, `/app.css`) | [`page`]: the trading page |
 //! | `GET /stocks` | [`stocks`]: every stock |
+//! | `GET /stocks/events` | [`events`]: every stock live, as Server-Sent Events |
 //! | `GET /stocks/{name}` | [`stocks`]: one stock, through the cache |
 //! | `POST /orders` | [`orders`]: place a trade |
 //! | `GET /orders/{number}` | [`orders`]: one order |
 //! | `GET /healthz` | [`health`]: liveness and what the frontend sees |
 //! | `GET /cache` | [`cache`]: cache counters and contents |
+//! | `GET /openapi.json` | [`openapi`]: the OpenAPI document of all of these |
 //!
-//! Success bodies are `{"data": ...}`; every error body, including unknown routes (404), wrong
-//! methods (405), oversized bodies (413), rate-limited requests (429) and request timeouts, is
-//! the JSON of [`AppError`](crate::error::AppError).
+//! [`api`] registers each route together with its OpenAPI description, so the router and the
+//! document cannot disagree. Success bodies are `{"data": ...}`; every error body, including
+//! unknown routes (404), wrong methods (405), oversized bodies (413), rate-limited requests (429)
+//! and request timeouts, is the JSON of [`AppError`](crate::error::AppError).
 
 mod cache;
+mod events;
 mod health;
+pub mod openapi;
 mod orders;
+mod page;
+mod schema;
 mod stocks;
 
 use crate::bus::Bus;
 use crate::cache::StockCache;
 use crate::edge::rate_limit::{self, RateLimit};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
+use crate::events::StockEvents;
 use crate::leader::LeaderTracker;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{middleware, Json, Router};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Largest request body accepted, in bytes (16 KiB); larger ones get a JSON 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -48,10 +58,12 @@ pub struct AppState {
     pub leader: Arc<LeaderTracker>,
     /// The NATS client, for its connection state.
     pub client: async_nats::Client,
+    /// The live feed of stock changes behind `GET /stocks/events`.
+    pub events: Arc<StockEvents>,
 }
 
 /// A success body: `{"data": ...}` with status 200.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Data<T> {
     /// The payload.
     pub data: T,
@@ -63,21 +75,34 @@ impl<T: Serialize> IntoResponse for Data<T> {
     }
 }
 
-/// Builds the router. `request_timeout` bounds each request, so a graceful shutdown cannot hang
-/// on one; set it above the retry budget so it never cuts a retry loop short. `rate_limit`, when
-/// given, answers 429 to a client address over its rate before any other work.
+/// Every route with its OpenAPI description. [`router`] serves them; [`openapi::document`] is
+/// the document they make.
+pub fn api() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::with_openapi(<openapi::BaseDocument as utoipa::OpenApi>::openapi())
+        .routes(routes!(page::index))
+        .routes(routes!(page::script))
+        .routes(routes!(page::style))
+        .routes(routes!(stocks::list))
+        .routes(routes!(events::stream))
+        .routes(routes!(stocks::get_one))
+        .routes(routes!(orders::create))
+        .routes(routes!(orders::get_one))
+        .routes(routes!(health::get))
+        .routes(routes!(cache::get))
+        .routes(routes!(openapi::get))
+}
+
+/// Builds the router. `request_timeout` bounds each request (until its answer's head; an event
+/// stream's body runs on), so a graceful shutdown cannot hang on one; set it above the retry
+/// budget so it never cuts a retry loop short. `rate_limit`, when given, answers 429 to a client
+/// address over its rate before any other work.
 pub fn router(
     state: Arc<AppState>,
     request_timeout: Duration,
     rate_limit: Option<Arc<RateLimit>>,
 ) -> Router {
-    Router::new()
-        .route("/stocks", get(stocks::list))
-        .route("/stocks/{name}", get(stocks::get_one))
-        .route("/orders", axum::routing::post(orders::create))
-        .route("/orders/{number}", get(orders::get_one))
-        .route("/healthz", get(health::get))
-        .route("/cache", get(cache::get))
+    let (routes, _) = api().split_for_parts();
+    routes
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .with_state(state)
@@ -145,7 +170,7 @@ async fn json_errors(response: Response) -> Response {
             .to_lowercase(),
     };
     let (mut parts, _) = response.into_parts();
-    let body = serde_json::json!({ "error": { "code": status.as_u16(), "message": message } });
+    let body = ErrorBody::new(status, message);
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(
         header::CONTENT_TYPE,
@@ -156,7 +181,8 @@ async fn json_errors(response: Response) -> Response {
             .headers
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
-    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use bazaar_nats::domain::MAX_ORDER_QUANTITY;
-use bazaar_nats::messages::{Order, TradeReceipt, TradeRequest};
+use bazaar_nats::messages::{Order, TradeRequest};
 use bazaar_nats::{IdempotencyKey, Quantity, Side, StockName};
 use bytes::Bytes;
 use serde_json::{Map, Value};
@@ -20,21 +20,92 @@ use std::sync::Arc;
 /// Header a client may set to make its retries of one order count once.
 pub(super) const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-/// A validated `POST /orders` body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A validated `POST /orders` body: `{"name", "quantity", "type"}`; other fields are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = OrderRequest, example = json!({"name": "GameStart", "quantity": 1, "type": "buy"}))]
 pub(super) struct NewOrder {
+    /// The stock to trade.
+    #[schema(schema_with = super::schema::stock_name)]
     pub(super) name: StockName,
+    /// How many shares.
+    #[schema(schema_with = super::schema::order_quantity)]
     pub(super) quantity: Quantity,
+    /// `buy` takes shares from the market, `sell` gives them back.
+    #[schema(rename = "type", schema_with = super::schema::order_type)]
     pub(super) side: Side,
 }
 
-/// Places a trade. 200 with the transaction number; 400 for a bad body or key, 404 for an unknown
-/// stock, 409 when too few shares are left, 503 when no leader answered in time.
+/// An order as clients read it back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Order)]
+pub(super) struct OrderView {
+    /// The transaction number.
+    #[schema(minimum = 0, example = 0)]
+    number: u64,
+    /// The stock traded.
+    #[schema(schema_with = super::schema::stock_name)]
+    name: StockName,
+    /// Buy or sell.
+    #[serde(rename = "type")]
+    #[schema(schema_with = super::schema::order_type)]
+    side: Side,
+    /// How many shares.
+    #[schema(schema_with = super::schema::order_quantity)]
+    quantity: Quantity,
+}
+
+impl From<Order> for OrderView {
+    fn from(order: Order) -> Self {
+        Self {
+            number: order.number,
+            name: order.name,
+            side: order.side,
+            quantity: order.quantity,
+        }
+    }
+}
+
+/// The answer to a placed order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = TradeReceipt)]
+pub(super) struct ReceiptView {
+    /// The order's transaction number: unique, from 0, one more for each accepted order.
+    #[schema(minimum = 0, example = 0)]
+    transaction_number: u64,
+}
+
+/// Places a trade: buys or sells shares of one stock.
+///
+/// The body is read as JSON whatever the Content-Type. With an `Idempotency-Key`, sending the
+/// same order again (after a network error or a 503) returns the first answer and trades once.
+#[utoipa::path(
+    post,
+    path = "/orders",
+    operation_id = "placeOrder",
+    tag = "orders",
+    request_body(content = NewOrder, content_type = "application/json",
+        description = "The order; other fields are ignored"),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "Makes this order trade at most once, however often it is sent: \
+            1 to 128 visible ASCII characters, e.g. a UUID. Without it the frontend mints a key \
+            for this one request.",
+        min_length = 1, max_length = 128, pattern = "^[!-~]{1,128}$")),
+    responses(
+        (status = 200, description = "The order was placed", body = Data<ReceiptView>),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 409, response = super::openapi::Conflict),
+        (status = 413, response = super::openapi::PayloadTooLarge),
+        (status = 422, response = super::openapi::KeyReused),
+        (status = 500, response = super::openapi::InternalError),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub(super) async fn create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Data<TradeReceipt>, AppError> {
+) -> Result<Data<ReceiptView>, AppError> {
     let order = parse_order(&body?)?;
     let (key, minted) = idempotency_key(&headers)?;
     let trade = TradeRequest {
@@ -49,14 +120,33 @@ pub(super) async fn create(
     // quantity from this frontend's cache in the meantime.
     state.cache.forget(&trade.name);
     tracing::debug!(number = receipt.transaction_number, key = %trade.key, "order placed");
-    Ok(Data { data: receipt })
+    Ok(Data {
+        data: ReceiptView {
+            transaction_number: receipt.transaction_number,
+        },
+    })
 }
 
 /// One order by transaction number, from the order leader.
+#[utoipa::path(
+    get,
+    path = "/orders/{number}",
+    operation_id = "getOrder",
+    tag = "orders",
+    params(("number" = u64, Path, description = "The transaction number", minimum = 0,
+        maximum = 18_446_744_073_709_551_615_u64, example = 0)),
+    responses(
+        (status = 200, description = "The order", body = Data<OrderView>),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 500, response = super::openapi::InternalError),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub(super) async fn get_one(
     State(state): State<Arc<AppState>>,
     path: Result<Path<String>, PathRejection>,
-) -> Result<Data<Order>, AppError> {
+) -> Result<Data<OrderView>, AppError> {
     let Path(raw) = path?;
     let number: u64 = raw.parse().map_err(|_| {
         AppError::BadRequest(format!(
@@ -67,7 +157,7 @@ pub(super) async fn get_one(
         BusError::NotFound(_) => AppError::NotFound("order not found".into()),
         other => other.into(),
     })?;
-    Ok(Data { data: order })
+    Ok(Data { data: order.into() })
 }
 
 /// The client's `Idempotency-Key`, validated, or a fresh UUID v4; `true` when minted here.
@@ -113,8 +203,7 @@ pub(super) fn parse_order(body: &[u8]) -> Result<NewOrder, AppError> {
     let bound = format!("a whole number from 1 to {MAX_ORDER_QUANTITY}");
     let quantity = match field(&fields, "quantity")? {
         Value::Number(n) => {
-            let whole = n
-                .as_u64()
+            let whole = whole_number(n)
                 .ok_or_else(|| bad(format!("field `quantity` must be {bound}, not {n}")))?;
             Quantity::parse(whole)
                 .map_err(|_| bad(format!("field `quantity` must be {bound}, not {whole}")))?
@@ -143,6 +232,17 @@ pub(super) fn parse_order(body: &[u8]) -> Result<NewOrder, AppError> {
         name,
         quantity,
         side,
+    })
+}
+
+/// A JSON number's value when it is a whole number that fits a `u64`, however it is written:
+/// JSON (and the OpenAPI document's `integer`) make `3`, `3.0` and `3e0` the same value.
+fn whole_number(n: &serde_json::Number) -> Option<u64> {
+    n.as_u64().or_else(|| {
+        let value = n.as_f64()?;
+        // Above 2^53 a float is not exact; every valid quantity is far below.
+        let exact = value.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(&value);
+        exact.then_some(value as u64)
     })
 }
 
@@ -221,7 +321,15 @@ mod tests {
 
     #[test]
     fn quantity_must_be_a_positive_whole_number_within_the_bound() {
-        for q in ["0", "-1", "1.5", "1000001", "1e3", "18446744073709551616"] {
+        for q in [
+            "0",
+            "-1",
+            "1.5",
+            "1000001",
+            "1e7",
+            "-0.0",
+            "18446744073709551616",
+        ] {
             let m = message(&format!(
                 r#"{{"name": "A", "quantity": {q}, "type": "buy"}}"#
             ));
@@ -229,6 +337,16 @@ mod tests {
                 m.contains("`quantity`") && m.contains("1000000"),
                 "{q}: {m}"
             );
+        }
+    }
+
+    #[test]
+    fn a_whole_quantity_written_as_a_decimal_or_exponent_is_that_number() {
+        // Schema-valid to any JSON Schema validator: `integer` includes 262144.0.
+        for (written, value) in [("262144.0", 262_144), ("1e3", 1_000), ("1.0e6", 1_000_000)] {
+            let body = format!(r#"{{"name": "A", "quantity": {written}, "type": "buy"}}"#);
+            let order = parse_order(body.as_bytes()).unwrap();
+            assert_eq!(order.quantity.get(), value, "{written}");
         }
     }
 

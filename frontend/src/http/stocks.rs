@@ -18,21 +18,55 @@ pub(super) struct StockView(Arc<Stock>);
 
 impl Serialize for StockView {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut s = serializer.serialize_struct("Stock", 3)?;
-        s.serialize_field("name", self.0.name.as_str())?;
-        s.serialize_field("price", &self.0.price)?;
-        s.serialize_field("quantity", &self.0.quantity)?;
-        s.end()
+        StockShape {
+            name: self.0.name.as_str(),
+            price: self.0.price,
+            quantity: self.0.quantity,
+        }
+        .serialize(serializer)
     }
+}
+
+/// What a [`StockView`] looks like on the wire, borrowed from it: its one serialisation and its
+/// schema.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Stock)]
+pub(super) struct StockShape<'a> {
+    /// The stock's name.
+    #[schema(schema_with = super::schema::stock_name)]
+    name: &'a str,
+    /// Price per share.
+    #[schema(example = 15.99)]
+    price: f64,
+    /// Shares available to buy.
+    #[schema(example = 100)]
+    quantity: u64,
 }
 
 /// The message every unknown stock gets, whatever the catalog's wording.
 pub(super) const STOCK_NOT_FOUND: &str = "stock not found";
 
-/// One stock: from the cache on a hit, else from the catalog (and then cached). The `ETag`
-/// header carries the stock's version, which grows with every change: clients (and the chaos
-/// checker) can tell a newer answer from an older one even when the quantities are equal.
+/// One stock: from the cache on a hit, else from the catalog (and then cached).
+///
+/// The `ETag` header carries the stock's version, which grows with every change: clients (and
+/// the chaos checker) can tell a newer answer from an older one even when the quantities are
+/// equal.
+#[utoipa::path(
+    get,
+    path = "/stocks/{name}",
+    operation_id = "getStock",
+    tag = "stocks",
+    params(("name" = String, Path, description = "The stock's name",
+        pattern = r"^[A-Za-z0-9._-]{1,64}$", example = "GameStart")),
+    responses(
+        (status = 200, description = "The stock", body = Data<StockShape<'static>>,
+            headers(("ETag" = String, description = "The stock's version in double quotes,                 e.g. `\"7\"`; it grows with every change to the stock"))),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 404, response = super::openapi::NotFound),
+        (status = 500, response = super::openapi::InternalError),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub(super) async fn get_one(
     State(state): State<Arc<AppState>>,
     path: Result<Path<String>, PathRejection>,
@@ -62,6 +96,17 @@ pub(super) async fn get_one(
 }
 
 /// Every stock, in the catalog's order. Not cached, but kept monotonic with what was served.
+#[utoipa::path(
+    get,
+    path = "/stocks",
+    operation_id = "listStocks",
+    tag = "stocks",
+    responses(
+        (status = 200, description = "Every stock", body = Data<Vec<StockShape<'static>>>),
+        (status = 500, response = super::openapi::InternalError),
+        (status = 503, response = super::openapi::Unavailable),
+    )
+)]
 pub(super) async fn list(
     State(state): State<Arc<AppState>>,
 ) -> Result<Data<Vec<StockView>>, AppError> {

@@ -70,6 +70,8 @@ async fn an_invalidation_published_on_nats_drops_the_cached_entry() {
     let invalidation = Invalidation {
         name: StockName::parse("GameStart").unwrap(),
         version: 1_000,
+        price: None,
+        quantity: None,
     };
     app.nats
         .publish(STOCK_INVALIDATE, encode(&invalidation))

@@ -23,6 +23,7 @@ pub(crate) struct Options {
     pub(crate) with_catalog: bool,
     pub(crate) attempt_timeout_ms: u64,
     pub(crate) retry_budget_ms: u64,
+    pub(crate) events_heartbeat_ms: u64,
     pub(crate) edge: EdgeLimits,
 }
 
@@ -33,6 +34,7 @@ impl Default for Options {
             with_catalog: true,
             attempt_timeout_ms: 500,
             retry_budget_ms: 1500,
+            events_heartbeat_ms: 15_000,
             edge: EdgeLimits::default(),
         }
     }
@@ -99,6 +101,7 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
         cache_size: options.cache_size,
         attempt_timeout_ms: options.attempt_timeout_ms,
         retry_budget_ms: options.retry_budget_ms,
+        events_heartbeat_ms: options.events_heartbeat_ms,
         edge: options.edge,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

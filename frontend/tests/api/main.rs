@@ -4,8 +4,12 @@
 
 mod cache;
 mod edge;
+mod events;
 mod health;
 mod helpers;
+mod openapi;
 mod orders;
+mod page;
 mod routing;
+mod sse;
 mod stocks;

@@ -5,7 +5,12 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn an_unknown_route_is_a_json_404() {
     let app = spawn_app().await;
-    for path in ["/nope", "/stocks/GameStart/extra", "/"] {
+    for path in [
+        "/nope",
+        "/stocks/GameStart/extra",
+        "/index.html",
+        "/stocks/events/x",
+    ] {
         let (status, body) = app.get_json(path).await;
         assert_eq!(status, 404, "{path}");
         assert_eq!(body["error"]["code"], 404);
