@@ -1,28 +1,23 @@
-//! Filling the order log fast: valid order records published straight to JetStream, the way the
-//! leader's sequencer writes them, so the replicas materialise them like any other orders.
+//! Filling the order log fast: valid orders appended the way a leader appends them, so the
+//! replicas materialise them like any others.
 //!
-//! Records go on `orders.new` numbered from the next free transaction number, each with
-//! `Nats-Expected-Last-Sequence` = the tail it follows, pipelined (many publishes in flight, acks
-//! collected in order). If anyone else appended meanwhile (the leader, a roll-forward), an ack
-//! would be refused or land elsewhere than expected, and the fill fails loudly. A pipeline can
-//! still put a later record behind such a foreign message (why the services append one at a
-//! time), so fill only while the system is idle: an idle leader appends nothing. The
-//! records carry no `Nats-Msg-Id`: their keys are fresh, so there is nothing to deduplicate, and
-//! a million ids would only fill the broker's duplicate window.
-//!
-//! Use it while no trades are being placed.
+//! The fill opens a term of its own: a term marker fenced on the stream's tail (naming no
+//! replica), then the orders numbered from the next free transaction number, each expecting the
+//! id of the message before it, in long pipelined runs through the leader's own
+//! `log_append`. If anyone else appends meanwhile (the leader, a roll-forward) the rest of the
+//! fill is refused and it fails loudly; the leader's next append is refused too and it starts a
+//! new term, so nothing is lost either way. Use it while no trades are being placed.
 
 use anyhow::Context as _;
-use async_nats::jetstream::stream::LastRawMessageErrorKind;
-use async_nats::jetstream::{self, message::PublishMessage};
-use bazaar_nats::messages::{decode, encode, OrderRecord};
+use async_nats::jetstream;
+use bazaar_nats::messages::{OrderRecord, TermStart};
 use bazaar_nats::subjects::{ORDERS_NEW, ORDERS_STREAM};
 use bazaar_nats::{IdempotencyKey, Quantity, Side, StockName};
-use std::collections::VecDeque;
+use bazaar_order::log_append::{self, Tail as Chain};
 use std::time::{Duration, Instant};
 
-/// Publishes in flight before the oldest ack is awaited.
-const WINDOW: usize = 4096;
+/// Orders sent per pipelined run before its acks are awaited.
+const RUN: u64 = 2048;
 
 /// Where the log ends: the stream's last sequence and the next transaction number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +28,8 @@ pub struct Tail {
     pub next_number: u64,
 }
 
-/// Reads the log's tail.
+/// Reads the log's tail. The bench's own system holds only valid orders, so the last message on
+/// `orders.new` is its last order.
 ///
 /// # Errors
 /// When the stream cannot be read or its last order is not an order record.
@@ -42,11 +38,15 @@ pub async fn tail(js: &jetstream::Context) -> anyhow::Result<Tail> {
     let sequence = stream.info().await?.state.last_sequence;
     let next_number = match stream.get_last_raw_message_by_subject(ORDERS_NEW).await {
         Ok(message) => {
-            let record: OrderRecord = decode(&message.payload).map_err(anyhow::Error::msg)?;
+            let record: OrderRecord = serde_json::from_slice(&message.payload)?;
             record.number + 1
         }
-        // No order yet (only term markers, or nothing).
-        Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => 0,
+        Err(e)
+            if e.kind()
+                == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
+        {
+            0
+        }
         Err(e) => return Err(e).context("cannot read the last order"),
     };
     Ok(Tail {
@@ -59,7 +59,7 @@ pub async fn tail(js: &jetstream::Context) -> anyhow::Result<Tail> {
 /// long the publishing took.
 ///
 /// # Errors
-/// When a publish is refused (someone else appended) or the broker fails.
+/// When an append is refused (someone else appended) or the broker fails.
 pub async fn append(
     js: &jetstream::Context,
     tail: Tail,
@@ -68,59 +68,52 @@ pub async fn append(
 ) -> anyhow::Result<(Tail, Duration)> {
     anyhow::ensure!(!stocks.is_empty(), "no stocks to make orders of");
     let started = Instant::now();
-    let mut acks = VecDeque::with_capacity(WINDOW);
-    for i in 0..count {
-        let number = tail.next_number + i;
-        let record = OrderRecord {
-            number,
-            key: IdempotencyKey::parse(format!("bench-fill-{number}"))
-                .map_err(|e| anyhow::anyhow!(e.0))?,
-            name: stocks[(number % stocks.len() as u64) as usize].clone(),
-            side: if number & 1 == 0 {
-                Side::Buy
-            } else {
-                Side::Sell
-            },
-            quantity: Quantity::parse(1 + number % 5).map_err(|e| anyhow::anyhow!(e.0))?,
-            version: 0,
-        };
-        let message = PublishMessage::build()
-            .payload(encode(&record))
-            .expected_last_sequence(tail.sequence + i);
-        let ack = js
-            .send_publish(ORDERS_NEW, message)
-            .await
-            .context("publish to the order log")?;
-        acks.push_back((tail.sequence + i + 1, ack));
-        if acks.len() >= WINDOW {
-            check(acks.pop_front()).await?;
+    // The fill's term: an epoch no lease ever had (leases count KV revisions from 1 up).
+    let epoch = u64::MAX / 2 + tail.sequence;
+    let marker = TermStart {
+        leader: 0,
+        epoch,
+        next_number: tail.next_number,
+    };
+    let mut chain: Chain = log_append::append_marker(js, &marker, tail.sequence)
+        .await
+        .context("the fill's term marker was refused (did someone else append?)")?;
+    let mut next = tail.next_number;
+    let end = tail.next_number + count;
+    while next < end {
+        let records = (next..end.min(next + RUN))
+            .map(|number| record(number, stocks))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let outcome = log_append::append(js, &chain, epoch, &records).await;
+        if let Some(e) = outcome.error {
+            anyhow::bail!(
+                "the order log refused the fill at order {next} (did someone else append?): {e}"
+            );
         }
-    }
-    while !acks.is_empty() {
-        check(acks.pop_front()).await?;
+        next += outcome.landed as u64;
+        chain = outcome.tail;
     }
     Ok((
         Tail {
-            sequence: tail.sequence + count,
-            next_number: tail.next_number + count,
+            sequence: chain.sequence,
+            next_number: end,
         },
         started.elapsed(),
     ))
 }
 
-async fn check(
-    ack: Option<(u64, async_nats::jetstream::context::PublishAckFuture)>,
-) -> anyhow::Result<()> {
-    let Some((expected, ack)) = ack else {
-        return Ok(());
-    };
-    let ack = ack
-        .await
-        .context("the order log refused an append (did someone else append?)")?;
-    anyhow::ensure!(
-        ack.sequence == expected,
-        "append landed at sequence {} instead of {expected}",
-        ack.sequence
-    );
-    Ok(())
+fn record(number: u64, stocks: &[StockName]) -> anyhow::Result<OrderRecord> {
+    Ok(OrderRecord {
+        number,
+        key: IdempotencyKey::parse(format!("bench-fill-{number}"))
+            .map_err(|e| anyhow::anyhow!(e.0))?,
+        name: stocks[(number % stocks.len() as u64) as usize].clone(),
+        side: if number & 1 == 0 {
+            Side::Buy
+        } else {
+            Side::Sell
+        },
+        quantity: Quantity::parse(1 + number % 5).map_err(|e| anyhow::anyhow!(e.0))?,
+        version: 0,
+    })
 }

@@ -325,6 +325,10 @@ pub struct ReplicaDigest {
     pub count: u64,
     /// A chained hash over every order in number order, hex; equal histories give equal hashes.
     pub hash: String,
+    /// The stream sequence of the last log message it applied (orders, markers and skipped
+    /// messages alike): the stream's last sequence minus this is how far behind it is.
+    #[serde(default)]
+    pub sequence: u64,
     /// Whether this replica holds the lease right now.
     pub leader: bool,
 }

@@ -181,6 +181,7 @@ impl Handlers {
                 replica: self.lease.id(),
                 count: d.count,
                 hash: format!("{:016x}", d.hash),
+                sequence: d.sequence,
                 leader: self.lease.valid_epoch().is_some(),
             }),
             Ok(Err(e)) => Reply::error(e.to_string()),

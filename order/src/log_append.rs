@@ -17,8 +17,8 @@
 
 use async_nats::jetstream::context::{PublishAckFuture, PublishError, PublishErrorKind};
 use async_nats::jetstream::{self, message::PublishMessage};
-use bazaar_nats::messages::{encode, OrderRecord};
-use bazaar_nats::subjects::ORDERS_NEW;
+use bazaar_nats::messages::{encode, OrderRecord, TermStart};
+use bazaar_nats::subjects::{ORDERS_NEW, ORDERS_TERM};
 
 /// Header carrying the leader's term epoch on every order, for operators reading the log.
 pub const EPOCH_HEADER: &str = "Bazaar-Epoch";
@@ -86,6 +86,36 @@ pub struct Outcome {
     pub tail: Tail,
     /// Why the rest did not land (or may not have): `None` when all did.
     pub error: Option<AppendError>,
+}
+
+/// Appends the term marker `marker` on `orders.term` right after stream sequence `after`,
+/// refused unless `after` is still the stream's last sequence; returns the tail it makes, which
+/// the term's first order expects.
+///
+/// # Errors
+/// [`AppendError::Refused`] when the tail moved (fenced) or the broker refused it,
+/// [`AppendError::Unconfirmed`] when no ack came.
+pub async fn append_marker(
+    js: &jetstream::Context,
+    marker: &TermStart,
+    after: u64,
+) -> Result<Tail, AppendError> {
+    let message_id = term_message_id(marker.epoch, after);
+    let message = PublishMessage::build()
+        .payload(encode(marker))
+        .message_id(message_id.as_str())
+        .expected_last_sequence(after);
+    let sequence = js
+        .send_publish(ORDERS_TERM, message)
+        .await
+        .map_err(|e| AppendError::Unconfirmed(format!("cannot send: {e}")))?
+        .await
+        .map_err(|e| classify(&e))?
+        .sequence;
+    Ok(Tail {
+        message_id,
+        sequence,
+    })
 }
 
 /// Appends `records` to `orders.new` right after `tail`, all sent before the first ack is
@@ -197,7 +227,7 @@ fn classify(e: &PublishError) -> AppendError {
 mod tests {
     use super::*;
     use bazaar_nats::setup::{ensure_orders_stream, Replication};
-    use bazaar_nats::subjects::{ORDERS_STREAM, ORDERS_TERM};
+    use bazaar_nats::subjects::ORDERS_STREAM;
     use bazaar_nats::testing::NatsServer;
     use bazaar_nats::{IdempotencyKey, Quantity, Side, StockName};
 
@@ -229,21 +259,12 @@ mod tests {
     async fn marker(js: &jetstream::Context, epoch: u64) -> Tail {
         let stream = js.get_stream(ORDERS_STREAM).await.unwrap();
         let after = stream.cached_info().state.last_sequence;
-        let id = term_message_id(epoch, after);
-        let message = PublishMessage::build()
-            .payload("{}".into())
-            .message_id(id.as_str())
-            .expected_last_sequence(after);
-        let ack = js
-            .send_publish(ORDERS_TERM, message)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-        Tail {
-            message_id: id,
-            sequence: ack.sequence,
-        }
+        let marker = TermStart {
+            leader: 1,
+            epoch,
+            next_number: 0,
+        };
+        append_marker(js, &marker, after).await.unwrap()
     }
 
     /// Every valid order record in the log, in stream order, with its sequence.

@@ -10,12 +10,11 @@
 //! the repair lands and it can be run again.
 
 use crate::blocking;
-use crate::log_append::{self, term_message_id, Tail};
+use crate::log_append;
 use crate::replay;
 use crate::store::{Digest, OrderStore, StoreError};
-use async_nats::jetstream::{self, message::PublishMessage};
-use bazaar_nats::messages::{encode, OrderRecord, TermStart};
-use bazaar_nats::subjects::ORDERS_TERM;
+use async_nats::jetstream;
+use bazaar_nats::messages::{OrderRecord, TermStart};
 use std::path::{Path, PathBuf};
 
 /// Most orders appended in one pipelined run.
@@ -178,7 +177,14 @@ async fn append_missing(
     after: u64,
 ) -> Result<u64, RepairError> {
     let epoch = after + 1;
-    let mut tail = append_marker(js, from, epoch, after).await?;
+    let marker = TermStart {
+        leader: REPAIR_LEADER,
+        epoch,
+        next_number: from,
+    };
+    let mut tail = log_append::append_marker(js, &marker, after)
+        .await
+        .map_err(|e| RepairError::Moved(e.to_string()))?;
     let mut next = from;
     while next < to {
         let raw = {
@@ -209,35 +215,6 @@ async fn append_missing(
         );
     }
     Ok(next - from)
-}
-
-/// Appends the repair term's marker, fenced on sequence `after`.
-async fn append_marker(
-    js: &jetstream::Context,
-    next_number: u64,
-    epoch: u64,
-    after: u64,
-) -> Result<Tail, RepairError> {
-    let marker = TermStart {
-        leader: REPAIR_LEADER,
-        epoch,
-        next_number,
-    };
-    let message_id = term_message_id(epoch, after);
-    let message = PublishMessage::build()
-        .payload(encode(&marker))
-        .message_id(message_id.as_str())
-        .expected_last_sequence(after);
-    let ack = js
-        .send_publish(ORDERS_TERM, message)
-        .await
-        .map_err(|e| RepairError::Log(e.to_string()))?
-        .await
-        .map_err(|e| RepairError::Moved(e.to_string()))?;
-    Ok(Tail {
-        message_id,
-        sequence: ack.sequence,
-    })
 }
 
 fn log_error(e: &dyn std::fmt::Display) -> RepairError {

@@ -1,11 +1,11 @@
 //! Starting a leadership term on the log: read the tail, wait until the store is there, and
 //! append the term marker that fences every earlier leader.
 
-use crate::log_append::{term_message_id, Tail};
+use crate::log_append::{self, Tail};
 use crate::store::{Digest, Logged};
-use async_nats::jetstream::{self, message::PublishMessage};
-use bazaar_nats::messages::{encode, TermStart};
-use bazaar_nats::subjects::{ORDERS_STREAM, ORDERS_TERM};
+use async_nats::jetstream;
+use bazaar_nats::messages::TermStart;
+use bazaar_nats::subjects::ORDERS_STREAM;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -82,7 +82,9 @@ pub(crate) async fn begin(
         epoch,
         next_number: next,
     };
-    let tail = append_marker(js, &marker, last).await?;
+    let tail = log_append::append_marker(js, &marker, last)
+        .await
+        .map_err(|e| TermError::MarkerRefused(e.to_string()))?;
     tracing::info!(
         epoch,
         next,
@@ -104,28 +106,4 @@ async fn read_tail(js: &jetstream::Context) -> Result<u64, TermError> {
         .await
         .map_err(|e| TermError::LogUnreadable(e.to_string()))?;
     Ok(stream.cached_info().state.last_sequence)
-}
-
-/// Appends `marker` right after sequence `last`; refused unless `last` is still the tail.
-async fn append_marker(
-    js: &jetstream::Context,
-    marker: &TermStart,
-    last: u64,
-) -> Result<Tail, TermError> {
-    let refused = |e: &dyn std::fmt::Display| TermError::MarkerRefused(e.to_string());
-    let message_id = term_message_id(marker.epoch, last);
-    let message = PublishMessage::build()
-        .payload(encode(marker))
-        .message_id(message_id.as_str())
-        .expected_last_sequence(last);
-    let ack = js
-        .send_publish(ORDERS_TERM, message)
-        .await
-        .map_err(|e| refused(&e))?
-        .await
-        .map_err(|e| refused(&e))?;
-    Ok(Tail {
-        message_id,
-        sequence: ack.sequence,
-    })
 }
