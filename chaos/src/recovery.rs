@@ -4,12 +4,12 @@
 //! may not lead (it could not tell a retried trade from a new one). A replica that was killed
 //! catches up on what it missed in a moment; one whose data dir was wiped replays the whole
 //! history. I6 counts that time as part of the replica's outage, so the watch records, for each
-//! return of a replica, when its digest first reached the log's length at the moment it came
-//! back.
+//! return of a replica, when its digest first reached the stream's last sequence at the moment
+//! it came back.
 
 use crate::history::Recovery;
-use bazaar_nats::messages::{decode, OrderRecord, ReplicaDigest, Reply};
-use bazaar_nats::subjects::{order_digest, ORDERS_NEW, ORDERS_STREAM};
+use bazaar_nats::messages::{decode, ReplicaDigest, Reply};
+use bazaar_nats::subjects::{order_digest, ORDERS_STREAM};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
@@ -81,27 +81,16 @@ impl RecoveryWatch {
     }
 }
 
-/// How many orders the log holds: one past the number of its last order (`None` when it cannot
-/// be read, e.g. while nats-server restarts).
+/// The stream's last sequence (`None` when it cannot be read, e.g. while nats-server
+/// restarts). A replica whose store reached it holds the whole log, whatever the log holds.
 async fn log_length(client: &async_nats::Client) -> Option<u64> {
     let mut js = async_nats::jetstream::new(client.clone());
     js.set_timeout(REQUEST_TIMEOUT);
     let stream = js.get_stream(ORDERS_STREAM).await.ok()?;
-    match stream.get_last_raw_message_by_subject(ORDERS_NEW).await {
-        Ok(message) => serde_json::from_slice::<OrderRecord>(&message.payload)
-            .ok()
-            .map(|r| r.number + 1),
-        Err(e)
-            if e.kind()
-                == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
-        {
-            Some(0)
-        }
-        Err(_) => None,
-    }
+    Some(stream.cached_info().state.last_sequence)
 }
 
-/// How many orders replica `replica` has stored, if it answers.
+/// The last stream sequence replica `replica` has applied, if it answers.
 async fn stored(client: &async_nats::Client, replica: u32) -> Option<u64> {
     let request = async_nats::Request::new().timeout(Some(REQUEST_TIMEOUT));
     let answer = client
@@ -109,7 +98,7 @@ async fn stored(client: &async_nats::Client, replica: u32) -> Option<u64> {
         .await
         .ok()?;
     match decode::<Reply<ReplicaDigest>>(&answer.payload).ok()? {
-        Reply::Ok { data } => Some(data.count),
+        Reply::Ok { data } => Some(data.sequence),
         _ => None,
     }
 }
