@@ -116,7 +116,7 @@ async fn every_instance_answers_discovery_with_its_version_endpoints_and_counts(
     assert!(endpoint(&after, "trade")["average_processing_time"].as_u64() > Some(0));
 
     let leader = system.wait_for_leader(None, Duration::from_secs(5)).await;
-    let stats = gather(&system, &format!("$SRV.STATS.order"), 3).await;
+    let stats = gather(&system, "$SRV.STATS.order", 3).await;
     let leading = stats
         .iter()
         .find(|s| {
