@@ -46,6 +46,11 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub key_retention_secs: u64,
+
+    /// Serve the operator's fault-injection subjects (`admin.catalog.>`: pause, crash, delay).
+    /// For drills and tests only; off in production.
+    #[arg(long, env = "CATALOG_FAULT_INJECTION")]
+    pub fault_injection: bool,
 }
 
 impl Config {
@@ -64,6 +69,7 @@ impl Default for Config {
             stocks: None,
             key_retention_secs: DEFAULT_KEY_RETENTION_SECS,
             nats_auth: bazaar_nats::NatsAuth::default(),
+            fault_injection: false,
         }
     }
 }

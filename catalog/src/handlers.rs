@@ -1,7 +1,8 @@
-//! The catalog's NATS endpoints: one subscription per subject, one task per message.
+//! The catalog's NATS endpoints: one micro-service endpoint per subject, one task per message.
 //!
-//! Each subject is subscribed in the `catalog` queue group, so several catalogs would share the
-//! load. Reads go straight to the store (their own read transaction, on the blocking pool);
+//! The catalog registers as the NATS micro service `catalog` (`nats micro info catalog`), each
+//! subject an endpoint in the `catalog` queue group, so several catalogs would share the load.
+//! A fault gate (see `bazaar_nats::fault`) can hold requests (pause) and replies (delay). Reads go straight to the store (their own read transaction, on the blocking pool);
 //! writes go through the [`WriterHandle`]. A payload that does not parse gets an `invalid` reply
 //! and a `warn!` naming the subject and the start of the payload. Handlers never panic.
 
@@ -9,13 +10,15 @@ use crate::store::Store;
 use crate::trade::STOCK_NOT_FOUND;
 use crate::writer::{now_unix_ms, WriterHandle};
 use anyhow::Context as _;
-use async_nats::{Client, Message, Subscriber};
+use async_nats::service::{endpoint::Endpoint as MicroEndpoint, Request};
+use bazaar_nats::fault::FaultGate;
 use bazaar_nats::messages::{
     decode, ConfirmLogged, PendingQuery, Reply, Stock, StockLookup, TradeApplied, TradeRequest,
     UnloggedTrade,
 };
+use bazaar_nats::micro::{self, ErrorReplies, Micro};
 use bazaar_nats::subjects::{
-    STOCK_LIST, STOCK_LOOKUP, STOCK_TRADE, TRADES_CONFIRM, TRADES_PENDING,
+    SERVICE_CATALOG, STOCK_LIST, STOCK_LOOKUP, STOCK_TRADE, TRADES_CONFIRM, TRADES_PENDING,
 };
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
@@ -61,27 +64,56 @@ impl Endpoint {
             Self::List => STOCK_LIST,
         }
     }
+
+    /// The endpoint's name in the micro service's info and stats.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Lookup => "lookup",
+            Self::Trade => "trade",
+            Self::Pending => "pending",
+            Self::Confirm => "confirm",
+            Self::List => "list",
+        }
+    }
 }
 
 /// What every message task needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Context {
-    pub(crate) client: Client,
     pub(crate) store: Store,
     pub(crate) writer: WriterHandle,
+    /// Pauses and reply delays injected by the operator.
+    pub(crate) gate: FaultGate,
+    /// Failed replies, for the micro service's stats.
+    pub(crate) errors: ErrorReplies,
 }
 
-/// Subscribes to every endpoint in the `catalog` queue group.
-pub(crate) async fn subscribe_all(client: &Client) -> anyhow::Result<Vec<(Endpoint, Subscriber)>> {
+/// Registers the `catalog` micro service and every endpoint in the `catalog` queue group.
+pub(crate) async fn subscribe_all(
+    client: &async_nats::Client,
+) -> anyhow::Result<(Micro, Vec<(Endpoint, MicroEndpoint)>)> {
+    let micro = micro::start(
+        client,
+        SERVICE_CATALOG,
+        env!("CARGO_PKG_VERSION"),
+        "Stock Bazaar catalog: stocks and trades",
+        QUEUE_GROUP,
+        Default::default(),
+    )
+    .await?;
     let mut subscriptions = Vec::with_capacity(Endpoint::ALL.len());
     for endpoint in Endpoint::ALL {
-        let subscriber = client
-            .queue_subscribe(endpoint.subject(), QUEUE_GROUP.to_string())
+        let subscriber = micro
+            .service
+            .endpoint_builder()
+            .name(endpoint.name())
+            .add(endpoint.subject())
             .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("cannot subscribe to {}", endpoint.subject()))?;
         subscriptions.push((endpoint, subscriber));
     }
-    Ok(subscriptions)
+    Ok((micro, subscriptions))
 }
 
 /// Serves one subscription until `stop`, spawning one task per message on `tracker`; then
@@ -91,7 +123,7 @@ pub(crate) async fn subscribe_all(client: &Client) -> anyhow::Result<Vec<(Endpoi
 /// When the subscription ends by itself (the client was closed) before `stop`.
 pub(crate) async fn serve_endpoint(
     endpoint: Endpoint,
-    mut subscriber: Subscriber,
+    mut subscriber: MicroEndpoint,
     context: Context,
     stop: CancellationToken,
     tracker: TaskTracker,
@@ -108,7 +140,7 @@ pub(crate) async fn serve_endpoint(
         }
     }
     subscriber
-        .drain()
+        .stop()
         .await
         .with_context(|| format!("cannot unsubscribe from {}", endpoint.subject()))?;
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
@@ -128,16 +160,50 @@ pub(crate) async fn serve_endpoint(
 }
 
 /// Handles one message and sends the reply, if the message asked for one.
-async fn handle(endpoint: Endpoint, message: Message, context: Context) {
-    let payload = &message.payload;
-    let reply = match endpoint {
-        Endpoint::Lookup => lookup(&context, payload).await.to_bytes(),
-        Endpoint::List => list(&context).await.to_bytes(),
-        Endpoint::Trade => trade(&context, payload).await.to_bytes(),
-        Endpoint::Pending => pending(&context, payload).await.to_bytes(),
-        Endpoint::Confirm => confirm(&context, payload).await.to_bytes(),
-    };
-    let Some(reply_to) = message.reply else {
+async fn handle(endpoint: Endpoint, request: Request, context: Context) {
+    context.gate.pass().await;
+    let payload = &request.message.payload;
+    match endpoint {
+        Endpoint::Lookup => {
+            send(
+                endpoint,
+                &request,
+                lookup(&context, payload).await,
+                &context,
+            )
+            .await
+        }
+        Endpoint::List => send(endpoint, &request, list(&context).await, &context).await,
+        Endpoint::Trade => send(endpoint, &request, trade(&context, payload).await, &context).await,
+        Endpoint::Pending => {
+            send(
+                endpoint,
+                &request,
+                pending(&context, payload).await,
+                &context,
+            )
+            .await;
+        }
+        Endpoint::Confirm => {
+            send(
+                endpoint,
+                &request,
+                confirm(&context, payload).await,
+                &context,
+            )
+            .await;
+        }
+    }
+}
+
+/// Sends `reply` (after any injected delay), counted in the endpoint's stats.
+async fn send<T: serde::Serialize>(
+    endpoint: Endpoint,
+    request: &Request,
+    reply: Reply<T>,
+    context: &Context,
+) {
+    if request.message.reply.is_none() {
         if endpoint != Endpoint::Confirm {
             debug!(
                 subject = endpoint.subject(),
@@ -145,8 +211,9 @@ async fn handle(endpoint: Endpoint, message: Message, context: Context) {
             );
         }
         return;
-    };
-    if let Err(e) = context.client.publish(reply_to, reply).await {
+    }
+    context.gate.before_reply().await;
+    if let Err(e) = micro::respond(request, endpoint.name(), &reply, &context.errors).await {
         warn!(subject = endpoint.subject(), error = %e, "could not send a reply");
     }
 }

@@ -25,6 +25,7 @@ pub use config::Config;
 pub use store::Store;
 
 use anyhow::Context as _;
+use bazaar_nats::fault::{spawn_admin, AdminTarget, FaultGate, Leading};
 use handlers::{serve_endpoint, subscribe_all, Context, Endpoint};
 use std::future::Future;
 use std::time::Duration;
@@ -55,7 +56,22 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
     let connection = bazaar_nats::connect(&config.nats_url, "catalog", &config.nats_auth)
         .await
         .with_context(|| format!("cannot connect to NATS at {}", config.nats_url))?;
-    serve(connection.client, store, config.key_retention(), shutdown).await
+    let gate = FaultGate::new();
+    if config.fault_injection {
+        let leading: Leading = std::sync::Arc::new(|| false);
+        let client = connection.client.clone();
+        spawn_admin(client, AdminTarget::Catalog, gate.clone(), leading)
+            .await
+            .context("cannot subscribe to the admin subjects")?;
+    }
+    serve_gated(
+        connection.client,
+        store,
+        config.key_retention(),
+        gate,
+        shutdown,
+    )
+    .await
 }
 
 /// Serves the catalog subjects on `client` from `store`, forgetting idempotency keys older than
@@ -70,10 +86,24 @@ pub async fn serve(
     key_retention: Duration,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    serve_gated(client, store, key_retention, FaultGate::new(), shutdown).await
+}
+
+/// [`serve`], with request handling held by `gate` (the operator's injected pauses and delays).
+///
+/// # Errors
+/// As [`serve`].
+pub async fn serve_gated(
+    client: async_nats::Client,
+    store: Store,
+    key_retention: Duration,
+    gate: FaultGate,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
     let (writer_handle, writer) = writer::channel(store.clone(), client.clone());
     let mut writer_task = tokio::spawn(writer.run());
     let mut writer_finished = false;
-    let subscriptions = subscribe_all(&client).await?;
+    let (micro, subscriptions) = subscribe_all(&client).await?;
 
     let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -84,9 +114,10 @@ pub async fn serve(
         stop.clone(),
     ));
     let context = Context {
-        client: client.clone(),
         store: store.clone(),
         writer: writer_handle,
+        gate,
+        errors: micro.errors.clone(),
     };
     let mut endpoints = JoinSet::new();
     for (endpoint, subscriber) in subscriptions {
@@ -132,6 +163,7 @@ pub async fn serve(
 
     let writer_task = (!writer_finished).then_some(writer_task);
     drain(stop, endpoints, tracker, writer_task).await;
+    let _ = micro.service.stop().await;
     match tokio::time::timeout(SHUTDOWN_STEP_TIMEOUT, client.flush()).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => warn!(error = %e, "could not flush NATS on shutdown"),

@@ -1,5 +1,9 @@
 //! The fault injector: at seeded random moments it kills, freezes or wipes a component, holds
-//! the fault a seeded random while, then heals it, recording every outage.
+//! the fault a seeded random while, then heals it, recording every outage. Besides signals and
+//! files it uses the operator's fault-injection subjects (`admin`), which the system under test
+//! serves because the runner starts it with `--fault-injection`.
+
+mod admin;
 
 use crate::history::{Component, FaultRecord, Outage};
 use crate::recovery::RecoveryWatch;
@@ -28,11 +32,21 @@ pub enum FaultKind {
     /// A burst of forged and malformed messages on the order log's subjects and the lease key,
     /// as a buggy or compromised replica could publish (see `forge`). Takes nothing down.
     ForgeLog,
+    /// `admin.order.{leader}.stepdown`: the leader gives up its lease.
+    AdminStepdown,
+    /// `admin.order.{leader}.pause` for longer than the lease: a frozen leader, over NATS.
+    AdminPauseLeader,
+    /// `admin.order.{id}.crash` of a random replica, then a restart.
+    AdminCrashReplica,
+    /// `admin.catalog.delay`: every catalog reply slowed while the fault holds.
+    AdminDelayCatalog,
+    /// `admin.catalog.pause`: the catalog answers nothing for a while.
+    AdminPauseCatalog,
 }
 
 impl FaultKind {
     /// Every kind, in the order the seed indexes them.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 13] = [
         Self::KillReplica,
         Self::KillLeader,
         Self::FreezeLeader,
@@ -41,6 +55,11 @@ impl FaultKind {
         Self::WipeReplica,
         Self::KillFrontend,
         Self::ForgeLog,
+        Self::AdminStepdown,
+        Self::AdminPauseLeader,
+        Self::AdminCrashReplica,
+        Self::AdminDelayCatalog,
+        Self::AdminPauseCatalog,
     ];
 
     /// The name used in reports.
@@ -54,6 +73,11 @@ impl FaultKind {
             Self::WipeReplica => "wipe-replica",
             Self::KillFrontend => "kill-frontend",
             Self::ForgeLog => "forge-log",
+            Self::AdminStepdown => "admin-stepdown",
+            Self::AdminPauseLeader => "admin-pause-leader",
+            Self::AdminCrashReplica => "admin-crash-replica",
+            Self::AdminDelayCatalog => "admin-delay-catalog",
+            Self::AdminPauseCatalog => "admin-pause-catalog",
         }
     }
 }
@@ -63,6 +87,8 @@ struct Active {
     kind: FaultKind,
     component: Component,
     at: Duration,
+    /// When an injected pause is over by itself; healing waits for it.
+    ends: Option<Instant>,
 }
 
 /// Injects faults into `system` until `until`.
@@ -139,7 +165,12 @@ impl<'a> Injector<'a> {
                 let second = self.pick();
                 active.extend(self.apply(second, &active).await);
             }
-            let freezing = active.iter().any(|a| a.kind == FaultKind::FreezeLeader);
+            let freezing = active.iter().any(|a| {
+                matches!(
+                    a.kind,
+                    FaultKind::FreezeLeader | FaultKind::AdminPauseLeader
+                )
+            });
             // A freeze must outlast the 1 s lease to depose the leader.
             let hold = if freezing {
                 self.rng.between(1500, 3000)
@@ -170,8 +201,19 @@ impl<'a> Injector<'a> {
             self.forge().await;
             return None;
         }
+        if let Some(component) = self.admin_target(kind).await {
+            if active.iter().any(|a| a.component == component) {
+                return None;
+            }
+            return Some(self.apply_admin(kind, component).await);
+        }
         let component = match kind {
-            FaultKind::ForgeLog => return None,
+            FaultKind::ForgeLog
+            | FaultKind::AdminStepdown
+            | FaultKind::AdminPauseLeader
+            | FaultKind::AdminCrashReplica
+            | FaultKind::AdminDelayCatalog
+            | FaultKind::AdminPauseCatalog => return None,
             FaultKind::KillReplica | FaultKind::WipeReplica => {
                 Component::Replica(self.rng.between(1, 3) as u32)
             }
@@ -212,6 +254,7 @@ impl<'a> Injector<'a> {
             kind,
             component,
             at,
+            ends: None,
         })
     }
 
@@ -240,7 +283,11 @@ impl<'a> Injector<'a> {
     }
 
     async fn heal(&mut self, active: Active) {
+        if active.kind.is_admin() {
+            self.heal_admin(&active).await;
+        }
         match active.component {
+            _ if active.kind.is_admin() => {}
             Component::Replica(id) if active.kind == FaultKind::FreezeLeader => {
                 self.system.order(id).thaw();
             }

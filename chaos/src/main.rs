@@ -25,7 +25,9 @@ struct Args {
     #[arg(long, env = "FRONTEND_RETRY_BUDGET_MS", default_value_t = 5000)]
     retry_budget_ms: u64,
     /// Only these fault kinds, comma-separated (kill-replica, kill-leader, freeze-leader,
-    /// kill-catalog, kill-nats, wipe-replica, kill-frontend); all when absent.
+    /// kill-catalog, kill-nats, wipe-replica, kill-frontend, forge-log, admin-stepdown,
+    /// admin-pause-leader, admin-crash-replica, admin-delay-catalog, admin-pause-catalog);
+    /// all when absent.
     #[arg(long, value_delimiter = ',')]
     faults: Vec<String>,
     /// When an invariant breaks, copy the services' logs and the request history here.

@@ -132,6 +132,8 @@ pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
         retry_budget_ms: config.retry_budget.as_millis() as u64,
         with_orders: true,
         secured: config.secured,
+        // The admin faults (faults.rs) inject over NATS.
+        fault_injection: true,
     })
     .await;
     let initial = system.catalog_quantities().await;

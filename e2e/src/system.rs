@@ -23,6 +23,9 @@ pub struct SystemOptions {
     /// with fresh credentials): the setup step runs as the operator, each service connects as
     /// its own role and the test's client as the operator.
     pub secured: bool,
+    /// Start the catalog and the replicas with `--fault-injection`, so the operator's `admin.>`
+    /// subjects work.
+    pub fault_injection: bool,
 }
 
 impl Default for SystemOptions {
@@ -33,6 +36,7 @@ impl Default for SystemOptions {
             retry_budget_ms: 5000,
             with_orders: true,
             secured: false,
+            fault_injection: false,
         }
     }
 }
@@ -78,7 +82,13 @@ impl System {
         };
         let dir = tempfile::tempdir().expect("temp dir");
         let url = nats.url();
-        let auth = |role| auth_args(secrets.as_ref(), role);
+        let auth = |role| {
+            let mut args = auth_args(secrets.as_ref(), role);
+            if options.fault_injection && role != Role::Frontend {
+                args.push("--fault-injection".into());
+            }
+            args
+        };
         let catalog = Self::spawn_catalog(&dir, &url, auth(Role::Catalog));
         let orders = if options.with_orders {
             (1..=3)

@@ -60,6 +60,19 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot connect to NATS at {}", config.nats_url))?;
     let client = connection.client.clone();
+    // Discoverable with `nats micro ls`; the frontend serves HTTP, so it has no endpoints.
+    let micro = bazaar_nats::micro::start(
+        &client,
+        bazaar_nats::subjects::SERVICE_FRONTEND,
+        env!("CARGO_PKG_VERSION"),
+        "Stock Bazaar HTTP gateway (no NATS endpoints)",
+        "frontend",
+        listener
+            .local_addr()
+            .map(|a| [("listen".to_string(), a.to_string())].into())
+            .unwrap_or_default(),
+    )
+    .await?;
 
     let leader = Arc::new(leader::LeaderTracker::new(
         client.clone(),
@@ -130,6 +143,7 @@ pub async fn run(
     tracing::info!("HTTP server stopped; shutting down");
 
     stop.cancel();
+    let _ = micro.service.stop().await;
     while let Some(ended) = tasks.join_next().await {
         if let Err(e) = ended {
             tracing::error!(error = %e, "background task failed");

@@ -6,6 +6,8 @@
 //! - [`subjects`] - subject, stream, bucket and key names.
 //! - [`domain`] - validated values that travel on the bus (stock names, quantities, sides).
 //! - [`messages`] - the serde payloads and the reply envelope every request-reply uses.
+//! - [`micro`] - registration with the NATS service protocol (`nats micro ...`).
+//! - [`fault`] - the operator's fault injection (`admin.>`), when a service enables it.
 //! - [`setup`] - create-if-missing setup of the order stream and the leader bucket.
 //! - [`auth`] - the credentials flags every binary takes, and each user's inbox prefix.
 //! - [`connection`] - connecting with reconnect-forever and a reconnect counter.
@@ -19,7 +21,9 @@
 pub mod auth;
 pub mod connection;
 pub mod domain;
+pub mod fault;
 pub mod messages;
+pub mod micro;
 pub mod runtime;
 pub mod setup;
 pub mod subjects;

@@ -3,6 +3,8 @@
 //! Operators read and inject these with the `nats` CLI, so they are plain JSON with
 //! stable field names; docs/ARCHITECTURE.md shows an example of each.
 
+pub mod admin;
+
 use crate::domain::{IdempotencyKey, Quantity, Side, StockName};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 

@@ -53,6 +53,55 @@ pub fn order_digest(replica: u32) -> String {
     format!("order.replica.{replica}.digest")
 }
 
+/// NATS micro service name the catalog registers under (`nats micro info catalog`).
+pub const SERVICE_CATALOG: &str = "catalog";
+/// NATS micro service name every order replica registers under; each replica is one instance.
+pub const SERVICE_ORDER: &str = "order";
+/// NATS micro service name every frontend registers under, for discovery only (no endpoints).
+pub const SERVICE_FRONTEND: &str = "frontend";
+
+/// Operator only, request-reply, empty body -> `AdminReply`: order replica `id`, if it leads,
+/// gives up its lease at once (and does not campaign again for a while).
+pub fn admin_order_stepdown(replica: u32) -> String {
+    format!("admin.order.{replica}.stepdown")
+}
+
+/// Operator only, request-reply, `PauseFault` -> `AdminReply`: order replica `id` stops
+/// renewing, answering and following for `ms`, as if frozen.
+pub fn admin_order_pause(replica: u32) -> String {
+    format!("admin.order.{replica}.pause")
+}
+
+/// Operator only, request-reply, empty body -> `AdminReply`: order replica `id` exits at once,
+/// without draining, after sending the reply.
+pub fn admin_order_crash(replica: u32) -> String {
+    format!("admin.order.{replica}.crash")
+}
+
+/// Operator only, request-reply, `DelayFault` -> `AdminReply`: every reply of order replica
+/// `id` waits `ms`, for `for_ms`.
+pub fn admin_order_delay(replica: u32) -> String {
+    format!("admin.order.{replica}.delay")
+}
+
+/// Operator only, request-reply, `PauseFault` -> `AdminReply`: the catalog stops answering
+/// for `ms`, as if frozen.
+pub fn admin_catalog_pause() -> String {
+    "admin.catalog.pause".into()
+}
+
+/// Operator only, request-reply, empty body -> `AdminReply`: the catalog exits at once,
+/// without draining, after sending the reply.
+pub fn admin_catalog_crash() -> String {
+    "admin.catalog.crash".into()
+}
+
+/// Operator only, request-reply, `DelayFault` -> `AdminReply`: every catalog reply waits `ms`,
+/// for `for_ms`.
+pub fn admin_catalog_delay() -> String {
+    "admin.catalog.delay".into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +111,16 @@ mod tests {
         assert_eq!(order_trade(3), "order.replica.3.trade");
         assert_eq!(order_get(1), "order.replica.1.get");
         assert_eq!(order_digest(2), "order.replica.2.digest");
+    }
+
+    #[test]
+    fn admin_subjects_name_the_target() {
+        assert_eq!(admin_order_stepdown(1), "admin.order.1.stepdown");
+        assert_eq!(admin_order_pause(2), "admin.order.2.pause");
+        assert_eq!(admin_order_crash(3), "admin.order.3.crash");
+        assert_eq!(admin_order_delay(2), "admin.order.2.delay");
+        assert_eq!(admin_catalog_pause(), "admin.catalog.pause");
+        assert_eq!(admin_catalog_crash(), "admin.catalog.crash");
+        assert_eq!(admin_catalog_delay(), "admin.catalog.delay");
     }
 }

@@ -34,6 +34,10 @@ pub struct Config {
     /// costs a second rather than the client library's 5-10 s default; the callers retry.
     #[arg(long, env = "ORDER_JS_TIMEOUT_MS", default_value_t = 1000)]
     pub js_timeout_ms: u64,
+    /// Serve the operator's fault-injection subjects (`admin.order.{id}.>`: stepdown, pause,
+    /// crash, delay). For drills and tests only; off in production.
+    #[arg(long, env = "ORDER_FAULT_INJECTION")]
+    pub fault_injection: bool,
 }
 
 impl Config {

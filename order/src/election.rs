@@ -19,12 +19,17 @@
 //! it the same way. A false alarm (a leader cut off from the broker) costs only a leader change:
 //! the old leader's renewal fails and the term marker fences its appends.
 //!
+//! The operator's fault injection reaches the election through the [`FaultGate`]: a pause holds
+//! the loop (no renewal, no polling) as a frozen process, and a step-down deletes the lease at
+//! once and keeps this replica from campaigning for [`STEPDOWN_COOLDOWN`], so another one leads.
+//!
 //! The lease alone cannot stop a paused leader from believing it leads; the order log's expected
 //! sequence fences it at the data layer (see `sequencer`).
 
 use crate::hold::Hold;
 use crate::store::Digest;
 use async_nats::jetstream::{self, kv};
+use bazaar_nats::fault::FaultGate;
 use bazaar_nats::setup::LEADER_LEASE;
 use bazaar_nats::subjects::{order_digest, LEADER_KEY, ORDERS_STREAM};
 use std::sync::{Arc, Mutex};
@@ -45,6 +50,8 @@ const RENEW: Duration = Duration::from_millis(250);
 const SAFETY_MARGIN: Duration = Duration::from_millis(200);
 /// Extra wait before campaigning, per id below the highest.
 const STAGGER: Duration = Duration::from_millis(50);
+/// How long a replica that stepped down on request stays out of the election.
+const STEPDOWN_COOLDOWN: Duration = Duration::from_secs(3);
 
 /// What this replica currently is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +150,7 @@ pub struct Election {
     client: async_nats::Client,
     stored: watch::Receiver<Digest>,
     hold: Hold,
+    gate: FaultGate,
 }
 
 impl Election {
@@ -166,7 +174,14 @@ impl Election {
             client,
             stored,
             hold,
+            gate: FaultGate::new(),
         }
+    }
+
+    /// The same election, held by `gate` (the operator's pauses and step-downs).
+    pub fn with_gate(mut self, gate: FaultGate) -> Self {
+        self.gate = gate;
+        self
     }
 
     /// Campaigns and renews until `stop`, then resigns (deletes the key) if leading, so that a
@@ -178,7 +193,15 @@ impl Election {
         let mut vacant_since: Option<Instant> = None;
         let mut silent_probes = 0u32;
         let stagger = STAGGER * self.replicas.saturating_sub(id);
+        let mut cooldown_until = Instant::now();
         loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = self.gate.pass() => {}
+            }
+            if self.gate.take_stepdown() && self.resign(revision, "on request").await {
+                cooldown_until = Instant::now() + STEPDOWN_COOLDOWN;
+            }
             let pause = match self.lease.role() {
                 Role::Leader { epoch, until } => {
                     let sent = Instant::now();
@@ -223,7 +246,8 @@ impl Election {
                         Ok(_) => {
                             self.lease.set(Role::Follower { leader: None });
                             let since = *vacant_since.get_or_insert_with(Instant::now);
-                            if since.elapsed() >= stagger && self.caught_up().await {
+                            let cooled = Instant::now() >= cooldown_until;
+                            if since.elapsed() >= stagger && cooled && self.caught_up().await {
                                 let sent = Instant::now();
                                 match self.kv.create(LEADER_KEY, value.clone()).await {
                                     Ok(won) => {
@@ -257,17 +281,25 @@ impl Election {
                 () = tokio::time::sleep(pause) => {}
             }
         }
-        if let Role::Leader { .. } = self.lease.role() {
-            self.lease.set(Role::Follower { leader: None });
-            match self
-                .kv
-                .delete_expect_revision(LEADER_KEY, Some(revision))
-                .await
-            {
-                Ok(()) => tracing::info!(replica = id, "resigned the leadership"),
-                Err(e) => tracing::warn!(error = %e, "could not resign; the lease will expire"),
-            }
+        self.resign(revision, "shutting down").await;
+    }
+
+    /// Gives up the lease if leading: becomes a follower, then deletes the key at `revision`.
+    /// Returns whether it was leading.
+    async fn resign(&self, revision: u64, why: &str) -> bool {
+        let Role::Leader { .. } = self.lease.role() else {
+            return false;
+        };
+        self.lease.set(Role::Follower { leader: None });
+        match self
+            .kv
+            .delete_expect_revision(LEADER_KEY, Some(revision))
+            .await
+        {
+            Ok(()) => tracing::info!(replica = self.lease.id(), why, "resigned the leadership"),
+            Err(e) => tracing::warn!(error = %e, "could not resign; the lease will expire"),
         }
+        true
     }
 
     /// Whether the lease's holder is known to be gone: it is this (following) replica, or the

@@ -1,13 +1,21 @@
 //! This replica's request-reply subjects: trades (leader only), order queries and the digest.
+//!
+//! Each replica registers as one instance of the NATS micro service `order`, its three
+//! per-replica subjects as endpoints. Only this replica subscribes to its subjects, so the
+//! endpoints' queue group changes nothing about delivery. The fault gate holds requests while
+//! the operator has paused the replica and delays replies while a delay is in force.
 
 use crate::catalog_client::CatalogClient;
 use crate::election::Lease;
 use crate::sequencer::{Appended, Sequencer};
 use crate::store::{Digest, OrderStore};
+use async_nats::service::{endpoint::Endpoint, Request};
+use bazaar_nats::fault::FaultGate;
 use bazaar_nats::messages::{
     decode, Order, OrderQuery, ReplicaDigest, Reply, TradeReceipt, TradeRequest,
 };
-use bazaar_nats::subjects::{order_digest, order_get, order_trade};
+use bazaar_nats::micro::{self, ErrorReplies, Micro};
+use bazaar_nats::subjects::{order_digest, order_get, order_trade, SERVICE_ORDER};
 use futures::StreamExt;
 use serde::Serialize;
 use std::sync::Arc;
@@ -19,12 +27,20 @@ use tracing::Instrument;
 /// How long the leader waits for an order it logged to reach its own store.
 const STORE_WAIT: Duration = Duration::from_secs(2);
 
-/// The replica's subscriptions, made before it may campaign.
-#[derive(Debug)]
+/// The replica's micro service and its endpoints, made before it may campaign.
 pub struct Subscriptions {
-    trades: async_nats::Subscriber,
-    gets: async_nats::Subscriber,
-    digests: async_nats::Subscriber,
+    micro: Micro,
+    trades: Endpoint,
+    gets: Endpoint,
+    digests: Endpoint,
+}
+
+impl std::fmt::Debug for Subscriptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriptions")
+            .field("service", &self.micro.service)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Everything a handler needs; cheap to clone.
@@ -42,19 +58,47 @@ pub struct Handlers {
     pub store: OrderStore,
     /// How far the store got.
     pub stored: watch::Receiver<Digest>,
+    /// Pauses and reply delays injected by the operator.
+    pub gate: FaultGate,
+    /// Failed replies, for the micro service's stats (set by [`Handlers::subscribe`]).
+    pub errors: ErrorReplies,
 }
 
 impl Handlers {
-    /// Subscribes to this replica's subjects.
+    /// Registers this replica's micro service instance and subscribes to its subjects.
     ///
     /// # Errors
-    /// When a subscription cannot be made.
-    pub async fn subscribe(&self) -> anyhow::Result<Subscriptions> {
+    /// When the service or an endpoint cannot be registered.
+    pub async fn subscribe(&mut self) -> anyhow::Result<Subscriptions> {
         let id = self.lease.id();
+        let metadata = [("replica".to_string(), id.to_string())].into();
+        let micro = micro::start(
+            &self.client,
+            SERVICE_ORDER,
+            env!("CARGO_PKG_VERSION"),
+            "Stock Bazaar order replica: trades, order queries, digest",
+            &format!("order-{id}"),
+            metadata,
+        )
+        .await?;
+        self.errors = micro.errors.clone();
+        let add = |name: &'static str, subject: String| {
+            let builder = micro.service.endpoint_builder().name(name);
+            async move {
+                builder
+                    .add(subject)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+            }
+        };
+        let trades = add("trade", order_trade(id)).await?;
+        let gets = add("get", order_get(id)).await?;
+        let digests = add("digest", order_digest(id)).await?;
         Ok(Subscriptions {
-            trades: self.client.subscribe(order_trade(id)).await?,
-            gets: self.client.subscribe(order_get(id)).await?,
-            digests: self.client.subscribe(order_digest(id)).await?,
+            micro,
+            trades,
+            gets,
+            digests,
         })
     }
 
@@ -68,31 +112,36 @@ impl Handlers {
         stop: CancellationToken,
     ) -> anyhow::Result<()> {
         let Subscriptions {
+            micro,
             mut trades,
             mut gets,
             mut digests,
         } = subscriptions;
         loop {
+            // A paused replica takes no request off its subscriptions, as a frozen process.
+            self.gate.pass().await;
             tokio::select! {
                 () = stop.cancelled() => break,
-                Some(m) = trades.next() => { let h = self.clone(); tokio::spawn(async move { let r = h.trade(&m).await; h.respond(&m, &r).await; }.in_current_span()); }
-                Some(m) = gets.next() => { let h = self.clone(); tokio::spawn(async move { let r = h.get(&m).await; h.respond(&m, &r).await; }.in_current_span()); }
-                Some(m) = digests.next() => { let h = self.clone(); tokio::spawn(async move { let r = h.digest().await; h.respond(&m, &r).await; }.in_current_span()); }
+                Some(r) = trades.next() => { let h = self.clone(); tokio::spawn(async move { let m = &r.message; let reply = h.trade(m).await; h.respond(&r, "trade", &reply).await; }.in_current_span()); }
+                Some(r) = gets.next() => { let h = self.clone(); tokio::spawn(async move { let m = &r.message; let reply = h.get(m).await; h.respond(&r, "get", &reply).await; }.in_current_span()); }
+                Some(r) = digests.next() => { let h = self.clone(); tokio::spawn(async move { let reply = h.digest().await; h.respond(&r, "digest", &reply).await; }.in_current_span()); }
                 else => break,
             }
         }
-        let _ = trades.unsubscribe().await;
-        let _ = gets.unsubscribe().await;
-        let _ = digests.unsubscribe().await;
+        let _ = trades.stop().await;
+        let _ = gets.stop().await;
+        let _ = digests.stop().await;
+        let _ = micro.service.stop().await;
         Ok(())
     }
 
-    async fn respond<T: Serialize>(&self, message: &async_nats::Message, reply: &Reply<T>) {
-        let Some(to) = &message.reply else {
-            tracing::debug!(subject = %message.subject, "request without a reply subject");
+    async fn respond<T: Serialize>(&self, request: &Request, endpoint: &str, reply: &Reply<T>) {
+        if request.message.reply.is_none() {
+            tracing::debug!(subject = %request.message.subject, "request without a reply subject");
             return;
-        };
-        if let Err(e) = self.client.publish(to.clone(), reply.to_bytes()).await {
+        }
+        self.gate.before_reply().await;
+        if let Err(e) = micro::respond(request, endpoint, reply, &self.errors).await {
             tracing::warn!(error = %e, "could not send a reply");
         }
     }

@@ -95,6 +95,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
     let stop = CancellationToken::new();
     let (stored_tx, stored) = watch::channel(initial);
     let lease = election::Lease::new(config.id);
+    let gate = bazaar_nats::fault::FaultGate::new();
     let catalog = catalog_client::CatalogClient::new(
         client.clone(),
         Duration::from_millis(config.catalog_timeout_ms),
@@ -106,7 +107,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         stored_tx,
         connection.reconnects.clone(),
         hold.clone(),
-    );
+    )
+    .with_gate(gate.clone());
     let mut follower_task = tokio::spawn(follower.run(stop.child_token()));
     let (sequencer, mut sequencer_task) = sequencer::Sequencer::start(
         js.clone(),
@@ -124,20 +126,30 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
         client.clone(),
         stored.clone(),
         hold,
-    );
+    )
+    .with_gate(gate.clone());
     let mut sweep_task = tokio::spawn(rollforward::run(
         lease.clone(),
         catalog.clone(),
         sequencer.clone(),
         stop.child_token(),
     ));
-    let handlers = handlers::Handlers {
+    if config.fault_injection {
+        let leading = lease.clone();
+        let leading: bazaar_nats::fault::Leading =
+            std::sync::Arc::new(move || leading.valid_epoch().is_some());
+        let target = bazaar_nats::fault::AdminTarget::Order(config.id);
+        bazaar_nats::fault::spawn_admin(client.clone(), target, gate.clone(), leading).await?;
+    }
+    let mut handlers = handlers::Handlers {
         client: client.clone(),
         lease,
         sequencer,
         catalog,
         store,
         stored,
+        gate,
+        errors: Default::default(),
     };
     // Subscribe before campaigning: followers take a leader without subscriptions for dead.
     let subscriptions = handlers.subscribe().await?;

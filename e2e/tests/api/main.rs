@@ -2,6 +2,7 @@
 //!
 //! Build the binaries first: `cargo build --workspace` (scripts/test does it).
 
+mod admin;
 mod browser;
 mod cache;
 mod contract;
@@ -12,6 +13,7 @@ mod helpers;
 mod idempotency;
 mod log_defence;
 mod log_repair;
+mod micro;
 mod persistence;
 mod replication;
 mod secured;

@@ -33,6 +33,14 @@ const REFUSED_PUBLISHES: &[(Role, &str)] = &[
     (Role::Health, "$KV.order_leader.leader"),
     (Role::Health, "catalog.stock.trade"),
     (Role::Health, "order.replica.1.trade"),
+    // Fault injection is the operator's alone.
+    (Role::Frontend, "admin.order.1.pause"),
+    (Role::Frontend, "admin.catalog.crash"),
+    (Role::Catalog, "admin.order.2.crash"),
+    (Role::Catalog, "admin.catalog.pause"),
+    (Role::Order, "admin.order.3.stepdown"),
+    (Role::Order, "admin.catalog.delay"),
+    (Role::Health, "admin.order.1.delay"),
 ];
 
 /// JetStream administration no role but the operator may ask for.

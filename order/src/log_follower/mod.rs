@@ -66,6 +66,7 @@ pub struct LogFollower {
     reconnects: watch::Receiver<u64>,
     hold: Hold,
     flush: Flush,
+    gate: bazaar_nats::fault::FaultGate,
 }
 
 impl LogFollower {
@@ -86,7 +87,14 @@ impl LogFollower {
             reconnects,
             hold,
             flush: Flush::default(),
+            gate: bazaar_nats::fault::FaultGate::new(),
         }
+    }
+
+    /// The same follower, held by `gate`: an injected pause stops it applying the log.
+    pub fn with_gate(mut self, gate: bazaar_nats::fault::FaultGate) -> Self {
+        self.gate = gate;
+        self
     }
 
     /// Follows the log until `stop` is cancelled, re-creating the consumer after any error,
@@ -153,6 +161,7 @@ impl LogFollower {
             };
             match batch {
                 Ok(Some(batch)) => {
+                    self.gate.pass().await;
                     quiet_since = Instant::now();
                     self.apply(batch).await?;
                 }
