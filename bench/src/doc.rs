@@ -65,7 +65,7 @@ pub fn render(r: &Results, baseline: Option<&Results>) -> String {
         "- Machine: {} CPUs ({}), Linux {}, {}\n- Tree: `{}`, {}\n- Run took {:.0} s; each wrk \
          measurement lasts {} s after a 1 s warm-up. Release binaries.\n- Load average (1, 5, \
          15 min) at the start: {}; at the end: {}. Other `rustc` processes running at the \
-         start: {} (the machine is shared with other sessions' builds, which take CPU and disk \
+         start: {} (other builds on the machine take CPU and disk \
          from every figure below, floors included).",
         m.cpus,
         m.cpu_model,

@@ -67,7 +67,7 @@ impl Machine {
     }
 }
 
-/// Command lines of running processes started from `/tmp/chaos-bin` (another session's long
+/// Command lines of running processes started from `/tmp/chaos-bin` (a long-running
 /// chaos test, which competes for the two cores).
 pub fn chaos_processes() -> Vec<String> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
