@@ -1,6 +1,7 @@
 //! The catalog's settings, from flags or environment variables.
 
 use clap::Parser;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -46,6 +47,10 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub key_retention_secs: u64,
+
+    /// Serve Prometheus metrics on `http://ADDR/metrics` (off when unset).
+    #[arg(long, env = "CATALOG_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -64,6 +69,7 @@ impl Default for Config {
             stocks: None,
             key_retention_secs: DEFAULT_KEY_RETENTION_SECS,
             nats_auth: bazaar_nats::NatsAuth::default(),
+            metrics_listen: None,
         }
     }
 }

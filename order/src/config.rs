@@ -1,6 +1,7 @@
 //! Command-line flags of an order replica, each with an environment fallback.
 
 use clap::Parser;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// One order replica. Run three (ids 1..3); one is elected leader.
@@ -34,6 +35,9 @@ pub struct Config {
     /// costs a second rather than the client library's 5-10 s default; the callers retry.
     #[arg(long, env = "ORDER_JS_TIMEOUT_MS", default_value_t = 1000)]
     pub js_timeout_ms: u64,
+    /// Serve Prometheus metrics on `http://ADDR/metrics` (off when unset).
+    #[arg(long, env = "ORDER_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {

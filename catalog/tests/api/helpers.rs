@@ -138,6 +138,7 @@ impl TestApp {
             data_dir: self.data_dir.path().to_path_buf(),
             stocks: self.stocks.clone(),
             key_retention_secs: self.key_retention_secs,
+            metrics_listen: None,
         }
     }
 
