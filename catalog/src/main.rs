@@ -9,5 +9,6 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     bazaar_nats::runtime::init_tracing("bazaar_catalog=info,warn");
     bazaar_nats::metrics::serve_if(config.metrics_listen).await?;
+    bazaar_catalog::metrics::describe();
     bazaar_catalog::run(config, bazaar_nats::runtime::shutdown_signal()).await
 }

@@ -14,6 +14,29 @@ pub const BATCH_SIZE: &str = "bazaar_catalog_batch_size";
 /// Batches whose commit failed (nothing of them was applied).
 pub const COMMIT_FAILURES: &str = "bazaar_catalog_commit_failures_total";
 
+/// Gives every catalog metric its help text (Prometheus shows it; promtool requires it).
+pub fn describe() {
+    use metrics::{describe_counter, describe_histogram, Unit};
+    describe_counter!(
+        TRADES,
+        "Trades decided, by outcome: applied, refused, replayed (a known key), key_reused"
+    );
+    describe_histogram!(
+        COMMIT_DURATION,
+        Unit::Seconds,
+        "One batch's redb write transaction, commit included"
+    );
+    describe_histogram!(
+        BATCH_SIZE,
+        "Operations (trades, confirms, prunes) per committed batch"
+    );
+    describe_counter!(
+        COMMIT_FAILURES,
+        "Batches whose commit failed; nothing of them was applied"
+    );
+    metrics::counter!(COMMIT_FAILURES).absolute(0);
+}
+
 /// Records one batch: its size, how long it took, and each trade's outcome.
 pub fn batch_committed(answers: &[OpAnswer], took: Duration) {
     metrics::histogram!(BATCH_SIZE).record(answers.len() as f64);

@@ -1,5 +1,6 @@
 //! A whole Stock Bazaar deployment on loopback, for tests.
 
+use crate::metrics::MetricsEndpoints;
 use crate::process::{binary, ServiceProcess, CREDENTIAL_VARIABLES};
 use bazaar_nats::messages::{decode, encode, ReplicaDigest, Reply, Stock, StockLookup};
 use bazaar_nats::subjects::{order_digest, LEADER_BUCKET, LEADER_KEY, STOCK_LIST, STOCK_LOOKUP};
@@ -55,11 +56,13 @@ pub struct System {
     pub http: reqwest::Client,
     /// The credentials of a secured system.
     pub secrets: Option<Secrets>,
+    /// Where the catalog and each replica serve `/metrics`.
+    pub metrics: MetricsEndpoints,
     dir: tempfile::TempDir,
     options: SystemOptions,
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -79,14 +82,11 @@ impl System {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = nats.url();
         let auth = |role| auth_args(secrets.as_ref(), role);
-        let catalog = Self::spawn_catalog(&dir, &url, auth(Role::Catalog));
-        let orders = if options.with_orders {
-            (1..=3)
-                .map(|id| Self::spawn_order(&dir, &url, id, auth(Role::Order)))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let metrics = MetricsEndpoints::on_free_ports(if options.with_orders { 3 } else { 0 });
+        let catalog = Self::spawn_catalog(&dir, &url, auth(Role::Catalog), metrics.catalog_arg());
+        let orders = (1..=metrics.orders.len() as u32)
+            .map(|id| Self::spawn_order(&dir, &url, id, auth(Role::Order), metrics.order_arg(id)))
+            .collect();
         let mut frontends = Vec::new();
         let mut frontend_urls = Vec::new();
         for i in 0..options.frontends {
@@ -108,6 +108,7 @@ impl System {
                 .build()
                 .expect("http client"),
             secrets,
+            metrics,
             dir,
             options,
         };
@@ -119,7 +120,12 @@ impl System {
         dir.path().join(format!("{name}.log"))
     }
 
-    fn spawn_catalog(dir: &tempfile::TempDir, url: &str, auth: Vec<String>) -> ServiceProcess {
+    fn spawn_catalog(
+        dir: &tempfile::TempDir,
+        url: &str,
+        auth: Vec<String>,
+        metrics: [String; 2],
+    ) -> ServiceProcess {
         let mut args = vec![
             "--nats-url".into(),
             url.into(),
@@ -127,6 +133,7 @@ impl System {
             dir.path().join("catalog").display().to_string(),
         ];
         args.extend(auth);
+        args.extend(metrics);
         ServiceProcess::start(
             "catalog",
             binary("bazaar-catalog"),
@@ -141,6 +148,7 @@ impl System {
         url: &str,
         id: u32,
         auth: Vec<String>,
+        metrics: [String; 2],
     ) -> ServiceProcess {
         let mut args = vec![
             "--nats-url".into(),
@@ -151,6 +159,7 @@ impl System {
             Self::order_data_dir_in(dir, id).display().to_string(),
         ];
         args.extend(auth);
+        args.extend(metrics);
         ServiceProcess::start(
             &format!("order-{id}"),
             binary("bazaar-order"),

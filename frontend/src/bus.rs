@@ -276,7 +276,9 @@ impl Bus {
                             "NATS refused the request: {e}"
                         ))))
                     }
-                    RequestErrorKind::Other => Attempt::Retry("error", format!("request failed: {e}")),
+                    RequestErrorKind::Other => {
+                        Attempt::Retry("error", format!("request failed: {e}"))
+                    }
                 };
             }
         };

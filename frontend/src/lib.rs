@@ -66,6 +66,7 @@ pub async fn run(
     let client = connection.client.clone();
     // Before the first request, so nothing it records is lost.
     bazaar_nats::metrics::handle();
+    metrics::describe();
 
     let leader = Arc::new(leader::LeaderTracker::new(
         client.clone(),

@@ -38,6 +38,65 @@ const ROUTES: [&str; 13] = [
     "/openapi.json",
 ];
 
+/// Gives every frontend metric its help text (Prometheus shows it; promtool requires it).
+pub fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests answered, by method, route template and status"
+    );
+    describe_histogram!(
+        HTTP_DURATION,
+        Unit::Seconds,
+        "Time to the answer's head, by method and route template"
+    );
+    describe_counter!(
+        "bazaar_cache_hits_total",
+        "Stock lookups answered from the cache"
+    );
+    describe_counter!(
+        "bazaar_cache_misses_total",
+        "Stock lookups that went to the catalog"
+    );
+    describe_counter!(
+        "bazaar_cache_evictions_total",
+        "Cache entries pushed out to make room"
+    );
+    describe_counter!(
+        "bazaar_cache_invalidations_total",
+        "Invalidations the catalog announced and the cache applied"
+    );
+    describe_gauge!("bazaar_cache_entries", "Stocks cached now");
+    describe_gauge!(
+        "bazaar_cache_capacity",
+        "Configured cache capacity (0: off)"
+    );
+    describe_gauge!(
+        "bazaar_frontend_leader_known",
+        "1 while the frontend knows an order leader"
+    );
+    describe_gauge!(
+        "bazaar_frontend_leader_id",
+        "The order leader's replica id (0: none known)"
+    );
+    describe_gauge!(
+        "bazaar_frontend_nats_connected",
+        "1 while the NATS connection is up"
+    );
+    describe_counter!(
+        "bazaar_frontend_leader_changes_total",
+        "Changes of the order leader seen (a vacancy counts as one)"
+    );
+    describe_counter!(
+        "bazaar_frontend_retries_total",
+        "Requests to the catalog or order leader sent again, by service and reason"
+    );
+    describe_counter!(
+        "bazaar_frontend_unavailable_total",
+        "Calls that spent their retry budget (answered 503), by service and last reason"
+    );
+}
+
 /// Records one request: its count by method, route and status, and its latency.
 pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();

@@ -1,7 +1,7 @@
 //! Whether this frontend can serve trades now: it knows an order leader and the catalog
 //! answers. Behind `GET /readyz`, for load balancers and compose health checks.
 //!
-//! The catalog is asked one cheap question (a lookup, answered `ok` or `not_found` alike) with
+//! The leader key is read afresh (one KV get) and the catalog is asked one cheap question (a lookup, answered `ok` or `not_found` alike) with
 //! a short timeout and no retry. The verdict is kept for [`FRESH_FOR`], and while one probe is
 //! under way other callers get the last verdict, so however often `/readyz` is asked the
 //! catalog sees at most about one probe per second from each frontend.
@@ -102,7 +102,9 @@ impl Readiness {
         if !matches!(self.client.connection_state(), ConnectionState::Connected) {
             return Err(NotReady::NoNats);
         }
-        let Some(leader) = self.leader.current() else {
+        // Read the key itself: a lease that ran out with its holder (killed, not stopped)
+        // leaves no watch event, so the watched value alone could name a dead leader.
+        let Some(leader) = self.leader.refresh().await else {
             return Err(NotReady::NoLeader);
         };
         let name = StockName::parse(PROBE_STOCK).map_err(|e| NotReady::NoCatalog(e.to_string()))?;

@@ -18,8 +18,8 @@ use std::time::Duration;
 /// Bucket bounds, in seconds, of every `*_seconds` histogram: from a cached lookup (tens of
 /// microseconds) to a request that spent its whole retry budget.
 const LATENCY_BUCKETS: [f64; 16] = [
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-    0.5, 1.0, 2.5, 5.0,
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0,
 ];
 /// Bucket bounds of every `*_size` histogram (operations per batch).
 const SIZE_BUCKETS: [f64; 11] = [

@@ -99,7 +99,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
     let (stored_tx, stored) = watch::channel(initial);
     let lease = election::Lease::new(config.id);
     if bazaar_nats::metrics::enabled() {
-        let gauges = metrics::run(js.clone(), lease.clone(), stored.clone(), started, stop.child_token());
+        let gauges = metrics::run(
+            js.clone(),
+            lease.clone(),
+            stored.clone(),
+            started,
+            stop.child_token(),
+        );
         tokio::spawn(gauges);
     }
     let catalog = catalog_client::CatalogClient::new(

@@ -32,6 +32,7 @@ pub async fn run(
     started: Instant,
     stop: CancellationToken,
 ) {
+    describe();
     metrics::counter!(APPENDS_FENCED).absolute(0);
     let mut caught_up = false;
     loop {
@@ -62,6 +63,44 @@ pub async fn run(
             () = tokio::time::sleep(pause) => {}
         }
     }
+}
+
+/// Gives every replica metric its help text (Prometheus shows it; promtool requires it).
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, Unit};
+    describe_gauge!(
+        "bazaar_order_is_leader",
+        "1 while this replica leads with a valid lease"
+    );
+    describe_gauge!(
+        "bazaar_order_term_epoch",
+        "The epoch of the term this replica leads (0 when following)"
+    );
+    describe_gauge!(
+        "bazaar_order_orders_stored",
+        "Orders in this replica's store"
+    );
+    describe_gauge!(
+        "bazaar_order_stored_sequence",
+        "The last stream sequence the store applied"
+    );
+    describe_gauge!(
+        "bazaar_order_stream_last_sequence",
+        "The order stream's last sequence"
+    );
+    describe_gauge!(
+        "bazaar_order_log_lag",
+        "Stream messages the store has not applied yet"
+    );
+    describe_gauge!(
+        "bazaar_order_catch_up_seconds",
+        Unit::Seconds,
+        "From start until the store first reached the stream's tail"
+    );
+    describe_counter!(
+        APPENDS_FENCED,
+        "Append runs refused because another leader's message was at the tail"
+    );
 }
 
 /// The stream's last sequence, or `None` (logged at debug) when the broker does not answer.

@@ -12,6 +12,7 @@ mod helpers;
 mod idempotency;
 mod log_defence;
 mod log_repair;
+mod metrics;
 mod persistence;
 mod replication;
 mod secured;
