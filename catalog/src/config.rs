@@ -1,6 +1,7 @@
 //! The catalog's settings, from flags or environment variables.
 
 use clap::Parser;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -51,6 +52,9 @@ pub struct Config {
     /// For drills and tests only; off in production.
     #[arg(long, env = "CATALOG_FAULT_INJECTION")]
     pub fault_injection: bool,
+    /// Serve Prometheus metrics on `http://ADDR/metrics` (off when unset).
+    #[arg(long, env = "CATALOG_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -70,6 +74,7 @@ impl Default for Config {
             key_retention_secs: DEFAULT_KEY_RETENTION_SECS,
             nats_auth: bazaar_nats::NatsAuth::default(),
             fault_injection: false,
+            metrics_listen: None,
         }
     }
 }

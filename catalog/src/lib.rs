@@ -7,6 +7,7 @@
 //! - [`store`] - the redb file (stocks, answered keys, unlogged trades).
 //! - [`keys`] - what is remembered per idempotency key, and how it expires.
 //! - [`writer`] - the single batching writer: one durable commit per batch of trades.
+//! - [`metrics`] - trades by outcome, commit latency and batch size, for Prometheus.
 //! - [`pruner`] - forgets idempotency keys older than the retention, through the writer.
 //! - `handlers`: the NATS endpoints (lookup, list, trade, pending, confirm).
 //!
@@ -15,6 +16,7 @@
 pub mod config;
 mod handlers;
 pub mod keys;
+pub mod metrics;
 pub mod pruner;
 pub mod seed;
 pub mod store;

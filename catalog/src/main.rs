@@ -8,5 +8,7 @@ use clap::Parser;
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     bazaar_nats::runtime::init_tracing("bazaar_catalog=info,warn");
+    bazaar_nats::metrics::serve_if(config.metrics_listen).await?;
+    bazaar_catalog::metrics::describe();
     bazaar_catalog::run(config, bazaar_nats::runtime::shutdown_signal()).await
 }

@@ -167,9 +167,11 @@ impl Writer {
                 },
             })
             .collect();
+        let started = std::time::Instant::now();
         let outcome = match self.store.write_batch(ops, now_unix_ms()).await {
             Ok(outcome) => outcome,
             Err(e) => {
+                crate::metrics::batch_failed();
                 error!(error = %e, "batch commit failed; nothing applied");
                 let message = format!("catalog could not commit: {e}");
                 for job in jobs {
@@ -178,6 +180,7 @@ impl Writer {
                 return;
             }
         };
+        crate::metrics::batch_committed(&outcome.answers, started.elapsed());
         debug!(
             changed = outcome.changed.len(),
             committed = outcome.committed,

@@ -7,10 +7,12 @@
 //! The binaries must be built first (`cargo build --workspace`; `scripts/test` does it).
 //!
 //! - [`browser`] - headless Chromium over WebDriver, for the trading page.
+//! - [`metrics`] - where the services serve `/metrics`, scraping and reading samples.
 //! - [`process`] - one child process with its log file.
 //! - [`system`] - the whole deployment and the calls tests make on it.
 
 pub mod browser;
+pub mod metrics;
 pub mod process;
 pub mod system;
 

@@ -1,5 +1,6 @@
 //! A whole Stock Bazaar deployment on loopback, for tests.
 
+use crate::metrics::MetricsEndpoints;
 use crate::process::{binary, ServiceProcess, CREDENTIAL_VARIABLES};
 use bazaar_nats::messages::{decode, encode, ReplicaDigest, Reply, Stock, StockLookup};
 use bazaar_nats::subjects::{order_digest, LEADER_BUCKET, LEADER_KEY, STOCK_LIST, STOCK_LOOKUP};
@@ -59,11 +60,13 @@ pub struct System {
     pub http: reqwest::Client,
     /// The credentials of a secured system.
     pub secrets: Option<Secrets>,
+    /// Where the catalog and each replica serve `/metrics`.
+    pub metrics: MetricsEndpoints,
     dir: tempfile::TempDir,
     options: SystemOptions,
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -89,14 +92,11 @@ impl System {
             }
             args
         };
-        let catalog = Self::spawn_catalog(&dir, &url, auth(Role::Catalog));
-        let orders = if options.with_orders {
-            (1..=3)
-                .map(|id| Self::spawn_order(&dir, &url, id, auth(Role::Order)))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let metrics = MetricsEndpoints::on_free_ports(if options.with_orders { 3 } else { 0 });
+        let catalog = Self::spawn_catalog(&dir, &url, auth(Role::Catalog), metrics.catalog_arg());
+        let orders = (1..=metrics.orders.len() as u32)
+            .map(|id| Self::spawn_order(&dir, &url, id, auth(Role::Order), metrics.order_arg(id)))
+            .collect();
         let mut frontends = Vec::new();
         let mut frontend_urls = Vec::new();
         for i in 0..options.frontends {
@@ -118,6 +118,7 @@ impl System {
                 .build()
                 .expect("http client"),
             secrets,
+            metrics,
             dir,
             options,
         };
@@ -129,7 +130,12 @@ impl System {
         dir.path().join(format!("{name}.log"))
     }
 
-    fn spawn_catalog(dir: &tempfile::TempDir, url: &str, auth: Vec<String>) -> ServiceProcess {
+    fn spawn_catalog(
+        dir: &tempfile::TempDir,
+        url: &str,
+        auth: Vec<String>,
+        metrics: [String; 2],
+    ) -> ServiceProcess {
         let mut args = vec![
             "--nats-url".into(),
             url.into(),
@@ -137,6 +143,7 @@ impl System {
             dir.path().join("catalog").display().to_string(),
         ];
         args.extend(auth);
+        args.extend(metrics);
         ServiceProcess::start(
             "catalog",
             binary("bazaar-catalog"),
@@ -151,6 +158,7 @@ impl System {
         url: &str,
         id: u32,
         auth: Vec<String>,
+        metrics: [String; 2],
     ) -> ServiceProcess {
         let mut args = vec![
             "--nats-url".into(),
@@ -161,6 +169,7 @@ impl System {
             Self::order_data_dir_in(dir, id).display().to_string(),
         ];
         args.extend(auth);
+        args.extend(metrics);
         ServiceProcess::start(
             &format!("order-{id}"),
             binary("bazaar-order"),

@@ -58,8 +58,9 @@ enum Attempt<T> {
     Done(Result<T, BusError>),
     /// The replica is not the leader; it names the one it knows, if any.
     NotLeader(Option<u32>),
-    /// Worth another try (timeout, no responders, `unavailable`); the text says why.
-    Retry(String),
+    /// Worth another try (timeout, no responders, `unavailable`): the reason's metric label
+    /// and a sentence saying why.
+    Retry(&'static str, String),
 }
 
 /// The catalog and order clients, with their retry policy.
@@ -133,21 +134,23 @@ impl Bus {
         let mut attempts = 0u32;
         loop {
             attempts += 1;
-            let why = match self
+            let (reason, why) = match self
                 .attempt(subject.to_string(), payload.clone(), deadline)
                 .await
             {
                 Attempt::Done(result) => return result,
-                Attempt::Retry(why) => why,
-                Attempt::NotLeader(_) => "the catalog answered not_leader".to_string(),
+                Attempt::Retry(reason, why) => (reason, why),
+                Attempt::NotLeader(_) => ("not_leader", "the catalog answered not_leader".into()),
             };
             if !pause(&mut backoff, deadline).await {
                 tracing::warn!(subject, reason = %why, attempts, "catalog retry budget spent");
+                count_unavailable("catalog", reason);
                 return Err(BusError::Unavailable(
                     "the catalog is unavailable; try again shortly".into(),
                 ));
             }
             log_retry(attempts, subject, &why);
+            count_retry("catalog", reason);
         }
     }
 
@@ -169,8 +172,8 @@ impl Bus {
             if target.is_none() {
                 target = self.leader.refresh().await;
             }
-            let why = match target {
-                None => "no order leader is known".to_string(),
+            let (reason, why) = match target {
+                None => ("no_leader", "no order leader is known".to_string()),
                 Some(id) => match self
                     .attempt_at_replica(
                         id,
@@ -191,21 +194,25 @@ impl Bus {
                         if Instant::now() < deadline {
                             continue;
                         }
-                        format!("replica {id} is not the leader")
+                        ("not_leader", format!("replica {id} is not the leader"))
                     }
-                    Attempt::NotLeader(_) => format!("replica {id} is not the leader"),
-                    Attempt::Retry(why) => format!("replica {id}: {why}"),
+                    Attempt::NotLeader(_) => {
+                        ("not_leader", format!("replica {id} is not the leader"))
+                    }
+                    Attempt::Retry(reason, why) => (reason, format!("replica {id}: {why}")),
                 },
             };
             redirects = 0;
             target = None;
             if !pause(&mut backoff, deadline).await {
                 tracing::warn!(reason = %why, attempts, "order retry budget spent");
+                count_unavailable("order", reason);
                 return Err(BusError::Unavailable(
                     "no order leader is available; try again shortly".into(),
                 ));
             }
             log_retry(attempts, "order replicas", &why);
+            count_retry("order", reason);
         }
     }
 
@@ -257,16 +264,22 @@ impl Bus {
         let message = match self.client.send_request(subject.clone(), request).await {
             Ok(message) => message,
             Err(e) => {
-                return Attempt::Retry(match e.kind() {
-                    RequestErrorKind::TimedOut => "request timed out".to_string(),
-                    RequestErrorKind::NoResponders => "no responders".to_string(),
+                return match e.kind() {
+                    RequestErrorKind::TimedOut => {
+                        Attempt::Retry("timeout", "request timed out".to_string())
+                    }
+                    RequestErrorKind::NoResponders => {
+                        Attempt::Retry("no_responders", "no responders".to_string())
+                    }
                     RequestErrorKind::InvalidSubject | RequestErrorKind::MaxPayloadExceeded => {
-                        return Attempt::Done(Err(BusError::Internal(format!(
+                        Attempt::Done(Err(BusError::Internal(format!(
                             "NATS refused the request: {e}"
                         ))))
                     }
-                    RequestErrorKind::Other => format!("request failed: {e}"),
-                });
+                    RequestErrorKind::Other => {
+                        Attempt::Retry("error", format!("request failed: {e}"))
+                    }
+                };
             }
         };
         match decode::<Reply<T>>(&message.payload) {
@@ -276,7 +289,7 @@ impl Bus {
             Ok(Reply::KeyReused { message }) => Attempt::Done(Err(BusError::KeyReused(message))),
             Ok(Reply::Invalid { message }) => Attempt::Done(Err(BusError::Invalid(message))),
             Ok(Reply::NotLeader { leader }) => Attempt::NotLeader(leader),
-            Ok(Reply::Unavailable { message }) => Attempt::Retry(message),
+            Ok(Reply::Unavailable { message }) => Attempt::Retry("unavailable", message),
             Ok(Reply::Error { message }) => Attempt::Done(Err(BusError::Internal(format!(
                 "{subject} answered an error: {message}"
             )))),
@@ -295,6 +308,18 @@ fn log_retry(attempts: u32, service: &str, why: &str) {
     } else {
         tracing::debug!(service, reason = %why, attempts, "retrying request");
     }
+}
+
+/// Counts one retry of a call to `service` (`catalog` or `order`) by its reason's label.
+fn count_retry(service: &'static str, reason: &'static str) {
+    metrics::counter!("bazaar_frontend_retries_total", "service" => service, "reason" => reason)
+        .increment(1);
+}
+
+/// Counts one call that spent its retry budget (answered 503), by the last reason it retried.
+fn count_unavailable(service: &'static str, reason: &'static str) {
+    metrics::counter!("bazaar_frontend_unavailable_total", "service" => service, "reason" => reason)
+        .increment(1);
 }
 
 /// Sleeps for `backoff` (then doubles it up to [`BACKOFF_MAX`]) if that still leaves time before

@@ -58,6 +58,21 @@ struct Counters {
     invalidations: u64,
 }
 
+/// The counters and the number of entries, without the names: what `/metrics` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheCounters {
+    /// Lookups answered from the cache.
+    pub hits: u64,
+    /// Lookups that went to the catalog.
+    pub misses: u64,
+    /// Entries pushed out to make room.
+    pub evictions: u64,
+    /// Invalidations applied.
+    pub invalidations: u64,
+    /// Stocks cached now.
+    pub entries: usize,
+}
+
 /// Proof of a miss: hand it back to [`StockCache::insert`] with what the catalog answered.
 #[derive(Debug)]
 #[must_use = "pass the miss to StockCache::insert with the fetched stock"]
@@ -200,6 +215,18 @@ impl StockCache {
     /// The configured capacity; 0 means off.
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// The counters and how many stocks are cached, copying no names.
+    pub fn counters(&self) -> CacheCounters {
+        let inner = self.lock();
+        CacheCounters {
+            hits: inner.stats.hits,
+            misses: inner.stats.misses,
+            evictions: inner.stats.evictions,
+            invalidations: inner.stats.invalidations,
+            entries: inner.lru.as_ref().map_or(0, LruCache::len),
+        }
     }
 
     /// A snapshot of the counters and the cached names, most recently used first.

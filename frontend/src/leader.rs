@@ -66,6 +66,8 @@ impl LeaderTracker {
                 return false;
             }
             tracing::info!(leader = ?leader, "order leader changed");
+            // Every change seen, a vacancy included: a failover counts two.
+            metrics::counter!("bazaar_frontend_leader_changes_total").increment(1);
             *cell = leader;
             true
         });

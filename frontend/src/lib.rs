@@ -9,6 +9,8 @@
 //! - [`events`] - the live feed of stock changes, fanned out to every event stream.
 //! - [`http`] - the router, one handler file per resource, the trading page and the OpenAPI
 //!   document.
+//! - [`readiness`] - whether a leader is known and the catalog answers, for `GET /readyz`.
+//! - [`metrics`] - what each request records, and the gauges read at scrape time.
 //! - [`edge`] - the accept loop: header-read and idle timeouts, the connection cap, the rate
 //!   limit per client address.
 //!
@@ -22,6 +24,8 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod leader;
+pub mod metrics;
+pub mod readiness;
 
 pub use config::Config;
 
@@ -73,6 +77,9 @@ pub async fn run(
             .unwrap_or_default(),
     )
     .await?;
+    // Before the first request, so nothing it records is lost.
+    bazaar_nats::metrics::handle();
+    metrics::describe();
 
     let leader = Arc::new(leader::LeaderTracker::new(
         client.clone(),
@@ -97,6 +104,7 @@ pub async fn run(
         leader: Arc::clone(&leader),
         client: client.clone(),
         events: Arc::clone(&events),
+        readiness: readiness::Readiness::new(client.clone(), Arc::clone(&leader)),
     });
 
     let stop = CancellationToken::new();

@@ -12,6 +12,7 @@
 //! - [`auth`] - the credentials flags every binary takes, and each user's inbox prefix.
 //! - [`connection`] - connecting with reconnect-forever and a reconnect counter.
 //! - [`runtime`] - tracing setup and the SIGTERM/ctrl-c signal every binary waits on.
+//! - [`metrics`] - the process's Prometheus recorder and the `/metrics` listener.
 //! - `testing` (feature `testing`): a real nats-server on a free port for tests, bare or with
 //!   the shipped configuration and fresh credentials.
 //!
@@ -23,6 +24,7 @@ pub mod connection;
 pub mod domain;
 pub mod fault;
 pub mod messages;
+pub mod metrics;
 pub mod micro;
 pub mod runtime;
 pub mod setup;

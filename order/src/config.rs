@@ -1,6 +1,7 @@
 //! Command-line flags of an order replica, each with an environment fallback.
 
 use clap::Parser;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// One order replica. Run three (ids 1..3); one is elected leader.
@@ -38,6 +39,9 @@ pub struct Config {
     /// crash, delay). For drills and tests only; off in production.
     #[arg(long, env = "ORDER_FAULT_INJECTION")]
     pub fault_injection: bool,
+    /// Serve Prometheus metrics on `http://ADDR/metrics` (off when unset).
+    #[arg(long, env = "ORDER_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {

@@ -19,6 +19,7 @@
 //! - [`replay`] - the whole log read by the replicas' rules, for tools and checkers.
 //! - [`blocking`] - redb calls on the blocking pool.
 //! - [`handlers`] - the replica's NATS subjects.
+//! - [`metrics`] - the replica's Prometheus gauges (leader, term, store, log lag).
 
 pub mod blocking;
 pub mod catalog_client;
@@ -28,6 +29,7 @@ pub mod handlers;
 pub mod hold;
 pub mod log_append;
 pub mod log_follower;
+pub mod metrics;
 pub mod repair;
 pub mod replay;
 pub mod rollforward;
@@ -50,6 +52,7 @@ use tokio_util::sync::CancellationToken;
 /// When the configuration is invalid, the store cannot be opened or the bus cannot be set up.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
     config.validate().map_err(anyhow::Error::msg)?;
+    let started = std::time::Instant::now();
     let path = config.store_path();
     let store = {
         let path_for_open = path.clone();
@@ -96,6 +99,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
     let (stored_tx, stored) = watch::channel(initial);
     let lease = election::Lease::new(config.id);
     let gate = bazaar_nats::fault::FaultGate::new();
+    if bazaar_nats::metrics::enabled() {
+        let gauges = metrics::run(
+            js.clone(),
+            lease.clone(),
+            stored.clone(),
+            started,
+            stop.child_token(),
+        );
+        tokio::spawn(gauges);
+    }
     let catalog = catalog_client::CatalogClient::new(
         client.clone(),
         Duration::from_millis(config.catalog_timeout_ms),

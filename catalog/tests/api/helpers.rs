@@ -139,6 +139,7 @@ impl TestApp {
             stocks: self.stocks.clone(),
             key_retention_secs: self.key_retention_secs,
             fault_injection: false,
+            metrics_listen: None,
         }
     }
 

@@ -13,6 +13,7 @@ mod helpers;
 mod idempotency;
 mod log_defence;
 mod log_repair;
+mod metrics;
 mod micro;
 mod persistence;
 mod replication;

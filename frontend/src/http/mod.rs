@@ -9,6 +9,8 @@
 //! | `POST /orders` | [`orders`]: place a trade |
 //! | `GET /orders/{number}` | [`orders`]: one order |
 //! | `GET /healthz` | [`health`]: liveness and what the frontend sees |
+//! | `GET /readyz` | [`ready`]: 200 while a leader is known and the catalog answers |
+//! | `GET /metrics` | [`scrape`]: Prometheus metrics |
 //! | `GET /cache` | [`cache`]: cache counters and contents |
 //! | `GET /openapi.json` | [`openapi`]: the OpenAPI document of all of these |
 //!
@@ -23,7 +25,9 @@ mod health;
 pub mod openapi;
 mod orders;
 mod page;
+mod ready;
 mod schema;
+mod scrape;
 mod stocks;
 
 use crate::bus::Bus;
@@ -32,6 +36,7 @@ use crate::edge::rate_limit::{self, RateLimit};
 use crate::error::{AppError, ErrorBody};
 use crate::events::StockEvents;
 use crate::leader::LeaderTracker;
+use crate::readiness::Readiness;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -60,6 +65,8 @@ pub struct AppState {
     pub client: async_nats::Client,
     /// The live feed of stock changes behind `GET /stocks/events`.
     pub events: Arc<StockEvents>,
+    /// The cached check behind `GET /readyz`.
+    pub readiness: Readiness,
 }
 
 /// A success body: `{"data": ...}` with status 200.
@@ -88,6 +95,8 @@ pub fn api() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(orders::create))
         .routes(routes!(orders::get_one))
         .routes(routes!(health::get))
+        .routes(routes!(ready::get))
+        .routes(routes!(scrape::get))
         .routes(routes!(cache::get))
         .routes(routes!(openapi::get))
 }
@@ -116,6 +125,9 @@ pub fn router(
             rate_limit::enforce,
         ))
         .layer(middleware::map_response(json_errors))
+        // Outside the rewrite and the rate limit, so it counts each request by the status its
+        // client got.
+        .layer(middleware::from_fn(crate::metrics::track))
         .layer(
             TraceLayer::new_for_http()
                 // DEBUG, like the per-request events: the subscriber formats a span's fields

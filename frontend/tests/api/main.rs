@@ -10,6 +10,7 @@ mod helpers;
 mod openapi;
 mod orders;
 mod page;
+mod ready;
 mod routing;
 mod sse;
 mod stocks;

@@ -54,6 +54,7 @@ async fn registered_paths(app: &TestApp) -> BTreeSet<String> {
             Duration::from_secs(1),
             Duration::from_secs(1),
         ),
+        readiness: bazaar_frontend::readiness::Readiness::new(client.clone(), Arc::clone(&leader)),
         leader,
         client,
         events: Arc::new(StockEvents::new(
@@ -154,7 +155,7 @@ async fn the_document_lists_exactly_the_routes_the_router_serves() {
 async fn every_operation_documents_the_statuses_it_can_answer() {
     let app = spawn_app().await;
     let doc = document(&app).await;
-    let expected: [(&str, &str, &[&str]); 11] = [
+    let expected: [(&str, &str, &[&str]); 13] = [
         ("/", "get", &["200", "304", "405", "429"]),
         ("/app.js", "get", &["200", "304", "405", "429"]),
         ("/app.css", "get", &["200", "304", "405", "429"]),
@@ -182,6 +183,8 @@ async fn every_operation_documents_the_statuses_it_can_answer() {
             &["200", "400", "404", "405", "429", "500", "503"],
         ),
         ("/healthz", "get", &["200", "405", "429"]),
+        ("/readyz", "get", &["200", "405", "429", "503"]),
+        ("/metrics", "get", &["200", "405", "429"]),
         ("/cache", "get", &["200", "405", "429"]),
         ("/openapi.json", "get", &["200", "405", "429"]),
     ];

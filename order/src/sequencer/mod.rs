@@ -281,6 +281,7 @@ impl SequencerTask {
     /// Logs why a run did not land whole; returns the reason for the callers.
     fn report(&self, error: &AppendError, left: usize) -> String {
         if error.is_fenced() {
+            metrics::counter!(crate::metrics::APPENDS_FENCED).increment(1);
             tracing::warn!(
                 orders = left,
                 "order log append refused: another leader appended"
