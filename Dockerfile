@@ -61,3 +61,14 @@ COPY --from=builder /out/ /usr/local/bin/
 USER bazaar
 EXPOSE 8080
 CMD ["bazaar-frontend"]
+
+# --- Prometheus for the compose profile `monitoring`: Debian's package, run as the same user ---
+FROM base AS prometheus
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends prometheus \
+ && rm -rf /var/lib/apt/lists/* \
+ && mkdir -p /data/prometheus && chown bazaar:bazaar /data/prometheus
+USER bazaar
+EXPOSE 9090
+ENTRYPOINT ["/usr/bin/prometheus"]
+CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/data/prometheus"]

