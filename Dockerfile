@@ -19,7 +19,7 @@ WORKDIR /src
 COPY . .
 RUN set -eu; \
     bins="bazaar-catalog bazaar-order bazaar-frontend"; \
-    if [ -f client/Cargo.toml ]; then bins="$bins bazaar-client"; fi; \
+    if [ -f tools/client/Cargo.toml ]; then bins="$bins bazaar-client"; fi; \
     pkgs="-p bazaar-nats"; for b in $bins; do pkgs="$pkgs -p $b"; done; \
     bins="$bins bazaar-setup"; \
     cargo build --release --locked $pkgs --bins; \

@@ -1,6 +1,6 @@
 //! Integration tests of the frontend over HTTP, against a real nats-server and a real catalog.
 //! Order replicas, where a test needs one, are scripted stand-ins on the real bus; the full
-//! system with real order replicas is tested in e2e/.
+//! system with real order replicas is tested in tools/e2e/.
 
 mod cache;
 mod edge;

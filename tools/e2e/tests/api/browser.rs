@@ -118,7 +118,7 @@ async fn start() -> Option<(Browser, System, BTreeMap<String, u64>)> {
 }
 
 fn screenshot_path() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     if std::env::var_os("BAZAAR_UPDATE_SCREENSHOT").is_some() {
         root.join("docs/trading-page.png")
     } else {

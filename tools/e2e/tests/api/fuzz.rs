@@ -32,7 +32,7 @@ fn schemathesis() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("SCHEMATHESIS_BIN") {
         return Some(PathBuf::from(path));
     }
-    let installed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/schemathesis");
+    let installed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/bin/schemathesis");
     installed.exists().then_some(installed)
 }
 

@@ -5,7 +5,7 @@
 use crate::results::{mb, thousands, Measured, Memory, Results};
 use std::fmt::Write as _;
 
-const ANALYSIS: &str = include_str!("../ANALYSIS.md");
+const ANALYSIS: &str = include_str!("../../../bench/ANALYSIS.md");
 
 fn verdict(met: Option<bool>) -> &'static str {
     match met {
