@@ -23,7 +23,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use tracing::{info, warn, Span};
+use tracing::{info, warn};
 
 /// redb's page cache. Its default (1 GiB) grows with the `applied` table (one record per trade
 /// ever made) up to whatever was touched; lookups read a handful of hot pages, so a few MiB
@@ -143,8 +143,7 @@ where
     T: Send + 'static,
     F: FnOnce() -> Result<T, StoreError> + Send + 'static,
 {
-    let span = Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(f)).await?
+    bazaar_nats::blocking::run(f).await?
 }
 
 pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(

@@ -11,6 +11,7 @@
 //! - [`setup`] - create-if-missing setup of the order stream and the leader bucket.
 //! - [`auth`] - the credentials flags every binary takes, and each user's inbox prefix.
 //! - [`connection`] - connecting with reconnect-forever and a reconnect counter.
+//! - [`blocking`] - blocking work (redb) on tokio's blocking pool, inside the caller's span.
 //! - [`runtime`] - tracing setup and the SIGTERM/ctrl-c signal every binary waits on.
 //! - [`metrics`] - the process's Prometheus recorder and the `/metrics` listener.
 //! - `testing` (feature `testing`): a real nats-server on a free port for tests, bare or with
@@ -20,6 +21,7 @@
 //! operator, the only user the shipped broker configuration lets create streams and buckets.
 
 pub mod auth;
+pub mod blocking;
 pub mod connection;
 pub mod domain;
 pub mod fault;

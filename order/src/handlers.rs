@@ -208,7 +208,7 @@ impl Handlers {
             }
         }
         let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.get(number)).await {
+        match bazaar_nats::blocking::run(move || store.get(number)).await {
             Ok(Ok(Some(order))) => Reply::ok(order),
             Ok(Ok(None)) => Reply::not_found("order not found"),
             Ok(Err(e)) => {
@@ -225,7 +225,7 @@ impl Handlers {
     /// Summarises this replica's history.
     async fn digest(&self) -> Reply<ReplicaDigest> {
         let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.digest()).await {
+        match bazaar_nats::blocking::run(move || store.digest()).await {
             Ok(Ok(d)) => Reply::ok(ReplicaDigest {
                 replica: self.lease.id(),
                 count: d.count,

@@ -17,11 +17,9 @@
 //! - [`rollforward`] - logs trades the catalog applied but the log lacks.
 //! - [`repair`] - the operator's re-append of orders the log lost, from a replica's store.
 //! - [`replay`] - the whole log read by the replicas' rules, for tools and checkers.
-//! - [`blocking`] - redb calls on the blocking pool.
 //! - [`handlers`] - the replica's NATS subjects.
 //! - [`metrics`] - the replica's Prometheus gauges (leader, term, store, log lag).
 
-pub mod blocking;
 pub mod catalog_client;
 pub mod config;
 pub mod election;
@@ -56,13 +54,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send) -> a
     let path = config.store_path();
     let store = {
         let path_for_open = path.clone();
-        tokio::task::spawn_blocking(move || store::OrderStore::open(&path_for_open))
+        bazaar_nats::blocking::run(move || store::OrderStore::open(&path_for_open))
             .await?
             .with_context(|| format!("cannot open the order store at {}", path.display()))?
     };
     let initial = {
         let store = store.clone();
-        tokio::task::spawn_blocking(move || store.digest()).await??
+        bazaar_nats::blocking::run(move || store.digest()).await??
     };
     let hold = hold::Hold::load(&config.hold_path())?;
     if let Some(held) = hold.current() {

@@ -9,11 +9,11 @@
 //! pipelined and fenced like a leader's. If anything else was appended meanwhile, nothing of
 //! the repair lands and it can be run again.
 
-use crate::blocking;
 use crate::log_append;
 use crate::replay;
 use crate::store::{Digest, OrderStore, StoreError};
 use async_nats::jetstream;
+use bazaar_nats::blocking;
 use bazaar_nats::messages::{OrderRecord, TermStart};
 use std::path::{Path, PathBuf};
 

@@ -2,9 +2,9 @@
 //! into a scratch store, so what counts as an order (and what is skipped) is decided by the
 //! same rules. Operator tools and checkers use it instead of trusting each message.
 
-use crate::blocking;
 use crate::store::{Commit, LogEntry, OrderStore, StoreError};
 use async_nats::jetstream::{self, consumer};
+use bazaar_nats::blocking;
 use bazaar_nats::messages::OrderRecord;
 use bazaar_nats::subjects::{ORDERS_ALL, ORDERS_STREAM};
 use futures::StreamExt;

@@ -244,8 +244,7 @@ impl LogFollower {
     async fn store_entries(&mut self, entries: Vec<LogEntry>) -> anyhow::Result<()> {
         let commit = self.flush.commit_for(entries.len() as u64, Instant::now());
         let store = self.store.clone();
-        let appended =
-            tokio::task::spawn_blocking(move || store.append(&entries, commit)).await??;
+        let appended = bazaar_nats::blocking::run(move || store.append(&entries, commit)).await??;
         for (sequence, reason) in &appended.skipped {
             tracing::error!(
                 sequence,
@@ -276,7 +275,7 @@ impl LogFollower {
             return;
         }
         let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.flush()).await {
+        match bazaar_nats::blocking::run(move || store.flush()).await {
             Ok(Ok(())) => self.flush.flushed(),
             Ok(Err(e)) => tracing::warn!(error = %e, "cannot make the order store durable"),
             Err(e) => tracing::warn!(error = %e, "order store flush task failed"),

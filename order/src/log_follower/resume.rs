@@ -69,7 +69,7 @@ pub(crate) async fn check(
     }
     let position = {
         let store = store.clone();
-        tokio::task::spawn_blocking(move || store.position()).await??
+        bazaar_nats::blocking::run(move || store.position()).await??
     };
     let Some(stored_id) = position.last_id else {
         return Ok(None);
@@ -105,7 +105,7 @@ pub(crate) async fn set_aside(
     let aside = {
         let store = store.clone();
         let tag = mismatch.tag();
-        tokio::task::spawn_blocking(move || store.set_aside(tag)).await??
+        bazaar_nats::blocking::run(move || store.set_aside(tag)).await??
     };
     let why = match mismatch {
         Mismatch::Ahead { tail } => format!("the order log ends at sequence {tail}"),

@@ -329,7 +329,7 @@ impl SequencerTask {
             .collect();
         let store = self.store.clone();
         let stored =
-            tokio::task::spawn_blocking(move || store.find_logged(keys.iter().map(String::as_str)))
+            bazaar_nats::blocking::run(move || store.find_logged(keys.iter().map(String::as_str)))
                 .await
                 .map_err(|e| format!("order store task failed: {e}"))?
                 .map_err(|e| e.to_string())?;

@@ -1,4 +1,6 @@
-//! Running blocking work (every redb call) on tokio's blocking pool, inside the caller's span.
+//! Running blocking work (every redb call of the catalog and the order replicas) on tokio's
+//! blocking pool, inside the caller's span, so a slow disk never stalls the async workers and the
+//! work's log lines keep the request's fields.
 
 use tracing::Span;
 
