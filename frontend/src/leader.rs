@@ -182,11 +182,10 @@ impl LeaderTracker {
     }
 }
 
-/// Reads a replica id written as decimal text; anything else means "no usable leader".
+/// The replica the lease value names ([`bazaar_nats::lease::decode`]); a value that names no one
+/// is logged, and means "no usable leader".
 fn parse_leader(value: &[u8]) -> Option<u32> {
-    let parsed = std::str::from_utf8(value)
-        .ok()
-        .and_then(|text| text.trim().parse().ok());
+    let parsed = bazaar_nats::lease::decode(value);
     if parsed.is_none() {
         tracing::warn!(value = ?String::from_utf8_lossy(value), "leader key holds no replica id");
     }
@@ -200,7 +199,8 @@ mod tests {
     #[test]
     fn leader_value_is_a_decimal_replica_id() {
         assert_eq!(parse_leader(b"3"), Some(3));
-        assert_eq!(parse_leader(b" 12\n"), Some(12));
+        assert_eq!(parse_leader(b"12"), Some(12));
+        assert_eq!(parse_leader(b" 12\n"), None, "read as the replicas read it");
         assert_eq!(parse_leader(b"three"), None);
         assert_eq!(parse_leader(b"-1"), None);
         assert_eq!(parse_leader(&[0xff]), None);

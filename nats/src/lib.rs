@@ -8,6 +8,7 @@
 //! - [`messages`] - the serde payloads and the reply envelope every request-reply uses.
 //! - [`micro`] - registration with the NATS service protocol (`nats micro ...`).
 //! - [`fault`] - the operator's fault injection (`admin.>`), when a service enables it.
+//! - [`lease`] - the order leader's lease value, written and read by one rule.
 //! - [`setup`] - create-if-missing setup of the order stream and the leader bucket.
 //! - [`auth`] - the credentials flags every binary takes, and each user's inbox prefix.
 //! - [`connection`] - connecting with reconnect-forever and a reconnect counter.
@@ -25,6 +26,7 @@ pub mod blocking;
 pub mod connection;
 pub mod domain;
 pub mod fault;
+pub mod lease;
 pub mod messages;
 pub mod metrics;
 pub mod micro;

@@ -188,7 +188,7 @@ impl Election {
     /// follower takes over at once instead of after the lease.
     pub async fn run(self, stop: CancellationToken) {
         let id = self.lease.id();
-        let value = bytes::Bytes::from(id.to_string());
+        let value = bazaar_nats::lease::encode(id);
         let mut revision = 0u64;
         let mut vacant_since: Option<Instant> = None;
         let mut silent_probes = 0u32;
@@ -222,7 +222,7 @@ impl Election {
                     match self.kv.entry(LEADER_KEY).await {
                         Ok(Some(entry)) if entry.operation == kv::Operation::Put => {
                             vacant_since = None;
-                            match parse_holder(&entry.value, self.replicas) {
+                            match bazaar_nats::lease::holder(&entry.value, self.replicas) {
                                 Some(leader) => {
                                     self.lease.set(Role::Follower {
                                         leader: Some(leader),
@@ -376,29 +376,6 @@ impl Election {
                 tracing::debug!(error = %e, "not campaigning: cannot read the order stream");
                 false
             }
-        }
-    }
-}
-
-/// The replica id a lease value names, if it is one of `1..=replicas` written in decimal;
-/// anything else (a value put by hand, a bug) names no one, and the lease counts as vacant.
-fn parse_holder(value: &[u8], replicas: u32) -> Option<u32> {
-    std::str::from_utf8(value)
-        .ok()
-        .and_then(|text| text.parse::<u32>().ok())
-        .filter(|id| (1..=replicas).contains(id))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_holder;
-
-    #[test]
-    fn only_a_replica_id_in_range_names_a_holder() {
-        assert_eq!(parse_holder(b"3", 3), Some(3));
-        assert_eq!(parse_holder(b"1", 3), Some(1));
-        for garbage in [&b"0"[..], b"4", b"-1", b"three", b"", b" 2", &[0xff]] {
-            assert_eq!(parse_holder(garbage, 3), None, "{garbage:?}");
         }
     }
 }

@@ -318,13 +318,15 @@ impl LeaseHolder {
         let kv = ensure_leader_bucket(&js, Replication::default())
             .await
             .expect("leader bucket");
-        kv.put(LEADER_KEY, replica.to_string().into())
+        kv.put(LEADER_KEY, bazaar_nats::lease::encode(replica))
             .await
             .expect("first lease write");
         let task = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(250)).await;
-                let _ = kv.put(LEADER_KEY, replica.to_string().into()).await;
+                let _ = kv
+                    .put(LEADER_KEY, bazaar_nats::lease::encode(replica))
+                    .await;
             }
         });
         Self { task }

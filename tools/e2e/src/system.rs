@@ -281,7 +281,7 @@ impl System {
         let js = async_nats::jetstream::new(self.client.clone());
         let kv = js.get_key_value(LEADER_BUCKET).await.ok()?;
         let value = kv.get(LEADER_KEY).await.ok()??;
-        std::str::from_utf8(&value).ok()?.parse().ok()
+        bazaar_nats::lease::decode(&value)
     }
 
     /// Waits for a leader other than `not`; returns its id.
