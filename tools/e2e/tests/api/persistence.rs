@@ -61,11 +61,10 @@ async fn services_reconnect_by_themselves_after_nats_server_restarts() {
     system.wait_converged(2, Duration::from_secs(20)).await;
 }
 
-/// Regression (chaos runs stalled up to 20 s after broker restarts): a JetStream call whose
-/// request died with the broker (a lease renewal, a stream read, an append's ack) used to wait
-/// out the client library's 5-10 s default before the replica retried, and every replica had
-/// one in flight (the leader's renewal timed out 5 s after the broker froze). Now each waits at
-/// most `--js-timeout-ms`, so trades resume within a short retry budget of the broker's return.
+/// A JetStream call whose request dies with the broker (a lease renewal, a stream read, an
+/// append's ack) must not wait out the client library's long default before the replica retries:
+/// every replica has one in flight when the broker freezes. Each waits at most `--js-timeout-ms`,
+/// so trades resume within a short retry budget of the broker's return.
 #[tokio::test]
 async fn requests_lost_with_a_dead_broker_do_not_stall_the_order_service() {
     let mut system = System::start(SystemOptions {
