@@ -84,3 +84,29 @@ impl<T: Outcome> Task<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{RunError, Task};
+
+    #[tokio::test]
+    async fn a_task_that_fails_ends_with_an_error_naming_it_and_why() {
+        let mut task = Task::new("sequencer", tokio::spawn(async { Err::<(), _>("boom") }));
+        let RunError::TaskEnded { task: name, why } = task.ended().await else {
+            panic!("not a task-ended error");
+        };
+        assert_eq!((name, why.as_str()), ("sequencer", "boom"));
+    }
+
+    #[tokio::test]
+    async fn a_task_that_returns_early_ends_with_an_error_too() {
+        let mut task = Task::new("election", tokio::spawn(async {}));
+        let ended = task.ended().await;
+        assert_eq!(
+            ended.to_string(),
+            "the election task ended before shutdown: it returned"
+        );
+        // Awaited once, it is not awaited again when the replica drains.
+        task.stop().await;
+    }
+}

@@ -92,7 +92,7 @@ pub enum Commit {
 pub struct Logged {
     /// The transaction number.
     pub number: u64,
-    /// The stock version the order recorded (0 for records that predate it).
+    /// The stock version the order recorded (0 for a record that carries none).
     pub version: u64,
 }
 
