@@ -52,10 +52,10 @@ impl Digest {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Position {
     /// The epoch of the term the last valid marker started (`None` in a store that has not
-    /// met one, e.g. written before markers were checked).
+    /// met a valid marker).
     pub epoch: Option<u64>,
-    /// The `Nats-Msg-Id` of the message at the digest's sequence (`None` if it had none, or
-    /// the store predates it).
+    /// The `Nats-Msg-Id` of the message at the digest's sequence (`None` if it had none or
+    /// the store never recorded one).
     pub last_id: Option<String>,
 }
 
