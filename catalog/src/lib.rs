@@ -10,6 +10,7 @@
 //! - [`metrics`] - trades by outcome, commit latency and batch size, for Prometheus.
 //! - [`pruner`] - forgets idempotency keys older than the retention, through the writer.
 //! - `handlers`: the NATS endpoints (lookup, list, trade, pending, confirm).
+//! - `testing` (feature `testing`): a catalog running inside a test process.
 //!
 //! [`run`] wires them together; [`serve`] does the same with a client and store the caller made.
 
@@ -20,6 +21,8 @@ pub mod metrics;
 pub mod pruner;
 pub mod seed;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod trade;
 pub mod writer;
 
