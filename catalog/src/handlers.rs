@@ -9,14 +9,13 @@
 use crate::store::Store;
 use crate::trade::STOCK_NOT_FOUND;
 use crate::writer::{now_unix_ms, WriterHandle};
-use anyhow::Context as _;
 use async_nats::service::{endpoint::Endpoint as MicroEndpoint, Request};
 use bazaar_nats::fault::FaultGate;
 use bazaar_nats::messages::{
     decode, ConfirmLogged, PendingQuery, Reply, Stock, StockLookup, TradeApplied, TradeRequest,
     UnloggedTrade,
 };
-use bazaar_nats::micro::{self, ErrorReplies, Micro};
+use bazaar_nats::micro::{self, ErrorReplies, Micro, MicroError};
 use bazaar_nats::subjects::{
     SERVICE_CATALOG, STOCK_LIST, STOCK_LOOKUP, STOCK_TRADE, TRADES_CONFIRM, TRADES_PENDING,
 };
@@ -33,6 +32,35 @@ pub(crate) const QUEUE_GROUP: &str = "catalog";
 const LOGGED_PAYLOAD_BYTES: usize = 200;
 /// How long a stopping subscription waits for the server to confirm it is drained.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the catalog could not start serving a subject, or stopped serving it.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum EndpointError {
+    /// The micro service could not be registered: nothing is served.
+    #[error(transparent)]
+    Register(#[from] MicroError),
+    /// One subject could not be subscribed to: nothing is served.
+    #[error("cannot subscribe to {subject}")]
+    Subscribe {
+        /// The subject.
+        subject: &'static str,
+        /// What the client said.
+        #[source]
+        source: async_nats::Error,
+    },
+    /// The subscription ended by itself (the client was closed) while still serving.
+    #[error("subscription to {0} closed")]
+    Closed(&'static str),
+    /// Stopping the subscription failed; the endpoint stopped anyway.
+    #[error("cannot unsubscribe from {subject}")]
+    Unsubscribe {
+        /// The subject.
+        subject: &'static str,
+        /// What the client said.
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// The subjects the catalog serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,9 +117,12 @@ pub(crate) struct Context {
 }
 
 /// Registers the `catalog` micro service and every endpoint in the `catalog` queue group.
+///
+/// # Errors
+/// [`EndpointError::Register`] or [`EndpointError::Subscribe`]: the catalog cannot serve.
 pub(crate) async fn subscribe_all(
     client: &async_nats::Client,
-) -> anyhow::Result<(Micro, Vec<(Endpoint, MicroEndpoint)>)> {
+) -> Result<(Micro, Vec<(Endpoint, MicroEndpoint)>), EndpointError> {
     let micro = micro::start(
         client,
         SERVICE_CATALOG,
@@ -109,8 +140,10 @@ pub(crate) async fn subscribe_all(
             .name(endpoint.name())
             .add(endpoint.subject())
             .await
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| format!("cannot subscribe to {}", endpoint.subject()))?;
+            .map_err(|source| EndpointError::Subscribe {
+                subject: endpoint.subject(),
+                source,
+            })?;
         subscriptions.push((endpoint, subscriber));
     }
     Ok((micro, subscriptions))
@@ -120,14 +153,15 @@ pub(crate) async fn subscribe_all(
 /// drains it (unsubscribes, and still serves what had already arrived).
 ///
 /// # Errors
-/// When the subscription ends by itself (the client was closed) before `stop`.
+/// [`EndpointError::Closed`] when the subscription ends by itself (the client was closed)
+/// before `stop`; [`EndpointError::Unsubscribe`] when stopping it fails.
 pub(crate) async fn serve_endpoint(
     endpoint: Endpoint,
     mut subscriber: MicroEndpoint,
     context: Context,
     stop: CancellationToken,
     tracker: TaskTracker,
-) -> anyhow::Result<()> {
+) -> Result<(), EndpointError> {
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
@@ -135,14 +169,17 @@ pub(crate) async fn serve_endpoint(
                 Some(message) => {
                     tracker.spawn(handle(endpoint, message, context.clone()));
                 }
-                None => anyhow::bail!("subscription to {} closed", endpoint.subject()),
+                None => return Err(EndpointError::Closed(endpoint.subject())),
             },
         }
     }
     subscriber
         .stop()
         .await
-        .with_context(|| format!("cannot unsubscribe from {}", endpoint.subject()))?;
+        .map_err(|source| EndpointError::Unsubscribe {
+            subject: endpoint.subject(),
+            source,
+        })?;
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
         while let Some(message) = subscriber.next().await {
             tracker.spawn(handle(endpoint, message, context.clone()));

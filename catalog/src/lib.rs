@@ -160,7 +160,7 @@ fn spawn_endpoints(
             stop.clone(),
             tracker.clone(),
         );
-        endpoints.spawn(async move { (endpoint, serving.await) });
+        endpoints.spawn(async move { (endpoint, serving.await.map_err(anyhow::Error::from)) });
     }
     // `context` is dropped here: from now on only the endpoint loops, their message tasks and
     // the pruner hold the writer, so the writer stops by itself once they are all done.
