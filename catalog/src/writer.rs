@@ -4,8 +4,9 @@
 //! It takes everything waiting (up to [`MAX_BATCH`]), runs it in one durable redb transaction,
 //! and only then answers every waiter and publishes one `Invalidation` per changed stock, with
 //! its state after the batch. One fsync thus covers a whole batch, and since a single task does
-//! every write no update is ever lost and two requests with one key are decided in queue order. A batch holding only confirms
-//! and prunes waits briefly for trades to share its commit ([`CONFIRM_LINGER`]).
+//! every write no update is ever lost and two requests with one key are decided in queue order.
+//! A batch holding only confirms and prunes waits briefly for trades to share its commit
+//! ([`CONFIRM_LINGER`]).
 //!
 //! It stops when every [`WriterHandle`] is dropped, after finishing what was already queued.
 
