@@ -37,9 +37,9 @@ use std::sync::{Arc, RwLock};
 use stocks::{read_all_stocks, seed_stocks};
 use tracing::{info, warn};
 
-/// redb's page cache. Its default (1 GiB) grows with the `applied` table (one record per trade
-/// ever made) up to whatever was touched; lookups read a handful of hot pages, so a few MiB
-/// suffice and idle memory stays small (docs/PERFORMANCE.md).
+/// redb's page cache, in bytes. redb's default is sized for large databases and grows with the
+/// `applied` table (one record per trade ever made) up to whatever was touched; the catalog's
+/// hot pages are few, so a small cache keeps idle memory small.
 const CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Name of the database file inside the data directory.
