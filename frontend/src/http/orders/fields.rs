@@ -20,14 +20,12 @@ trait OrderField: Sized {
     fn wrong_kind(kind: &str) -> String;
 
     /// The field from a JSON string.
-    fn from_text(text: &str) -> Result<Self, String> {
-        let _ = text;
+    fn from_text(_text: &str) -> Result<Self, String> {
         Err(Self::wrong_kind("a string"))
     }
 
     /// The field from a JSON number.
-    fn from_number(number: &Number) -> Result<Self, String> {
-        let _ = number;
+    fn from_number(_number: &Number) -> Result<Self, String> {
         Err(Self::wrong_kind("a number"))
     }
 }
