@@ -10,6 +10,7 @@
 //! - [`metrics`] - trades by outcome, commit latency and batch size, for Prometheus.
 //! - [`pruner`] - forgets idempotency keys older than the retention, through the writer.
 //! - `handlers`: the NATS endpoints (lookup, list, trade, pending, confirm).
+//! - `testing` (feature `testing`): a catalog running inside a test process.
 //!
 //! [`run`] wires them together; [`serve`] does the same with a client and store the caller made.
 
@@ -20,6 +21,8 @@ pub mod metrics;
 pub mod pruner;
 pub mod seed;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod trade;
 pub mod writer;
 
@@ -31,7 +34,7 @@ use bazaar_nats::fault::{spawn_admin, AdminTarget, FaultGate, Leading};
 use handlers::{serve_endpoint, subscribe_all, Context, Endpoint};
 use std::future::Future;
 use std::time::Duration;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
@@ -103,8 +106,7 @@ pub async fn serve_gated(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let (writer_handle, writer) = writer::channel(store.clone(), client.clone());
-    let mut writer_task = tokio::spawn(writer.run());
-    let mut writer_finished = false;
+    let writer_task = tokio::spawn(writer.run());
     let (micro, subscriptions) = subscribe_all(&client).await?;
 
     let stop = CancellationToken::new();
@@ -121,20 +123,7 @@ pub async fn serve_gated(
         gate,
         errors: micro.errors.clone(),
     };
-    let mut endpoints = JoinSet::new();
-    for (endpoint, subscriber) in subscriptions {
-        let serving = serve_endpoint(
-            endpoint,
-            subscriber,
-            context.clone(),
-            stop.clone(),
-            tracker.clone(),
-        );
-        endpoints.spawn(async move { (endpoint, serving.await) });
-    }
-    // From here only the endpoint loops, their message tasks and the pruner hold the writer, so
-    // the writer stops by itself once they are all done.
-    drop(context);
+    let mut endpoints = spawn_endpoints(subscriptions, context, &stop, &tracker);
 
     let stocks = store
         .stock_count()
@@ -143,27 +132,7 @@ pub async fn serve_gated(
     drop(store);
     info!(stocks, "catalog ready");
 
-    let mut failure = None;
-    tokio::select! {
-        () = shutdown => info!("shutdown requested; draining"),
-        ended = &mut writer_task => {
-            writer_finished = true;
-            let why = ended.map_or_else(|e| e.to_string(), |()| "its queue closed".into());
-            error!(task = "writer", why = %why, "task ended before shutdown");
-            failure = Some(anyhow::anyhow!("the writer task ended before shutdown: {why}"));
-        }
-        Some(ended) = endpoints.join_next() => {
-            let why = match ended {
-                Ok((endpoint, Err(e))) => format!("{}: {e:#}", endpoint.subject()),
-                Ok((endpoint, Ok(()))) => format!("{}: returned", endpoint.subject()),
-                Err(e) => format!("an endpoint task failed: {e}"),
-            };
-            error!(task = "endpoint", why = %why, "task ended before shutdown");
-            failure = Some(anyhow::anyhow!("an endpoint ended before shutdown: {why}"));
-        }
-    }
-
-    let writer_task = (!writer_finished).then_some(writer_task);
+    let (failure, writer_task) = supervise(shutdown, writer_task, &mut endpoints).await;
     drain(stop, endpoints, tracker, writer_task).await;
     let _ = micro.service.stop().await;
     match tokio::time::timeout(SHUTDOWN_STEP_TIMEOUT, client.flush()).await {
@@ -175,12 +144,65 @@ pub async fn serve_gated(
     failure.map_or(Ok(()), Err)
 }
 
+/// Starts one serving loop per endpoint, each handing its requests to tasks on `tracker`.
+fn spawn_endpoints(
+    subscriptions: Vec<(Endpoint, async_nats::service::endpoint::Endpoint)>,
+    context: Context,
+    stop: &CancellationToken,
+    tracker: &TaskTracker,
+) -> JoinSet<(Endpoint, anyhow::Result<()>)> {
+    let mut endpoints = JoinSet::new();
+    for (endpoint, subscriber) in subscriptions {
+        let serving = serve_endpoint(
+            endpoint,
+            subscriber,
+            context.clone(),
+            stop.clone(),
+            tracker.clone(),
+        );
+        endpoints.spawn(async move { (endpoint, serving.await.map_err(anyhow::Error::from)) });
+    }
+    // `context` is dropped here: from now on only the endpoint loops, their message tasks and
+    // the pruner hold the writer, so the writer stops by itself once they are all done.
+    endpoints
+}
+
+/// Waits for `shutdown`, or for the writer or an endpoint to end first, which is a failure
+/// (named in the error). Returns the failure, if any, and the writer task while it still runs.
+async fn supervise(
+    shutdown: impl Future<Output = ()> + Send,
+    mut writer_task: JoinHandle<()>,
+    endpoints: &mut JoinSet<(Endpoint, anyhow::Result<()>)>,
+) -> (Option<anyhow::Error>, Option<JoinHandle<()>>) {
+    tokio::select! {
+        () = shutdown => {
+            info!("shutdown requested; draining");
+            (None, Some(writer_task))
+        }
+        ended = &mut writer_task => {
+            let why = ended.map_or_else(|e| e.to_string(), |()| "its queue closed".into());
+            error!(task = "writer", why = %why, "task ended before shutdown");
+            (Some(anyhow::anyhow!("the writer task ended before shutdown: {why}")), None)
+        }
+        Some(ended) = endpoints.join_next() => {
+            let why = match ended {
+                Ok((endpoint, Err(e))) => format!("{}: {e:#}", endpoint.subject()),
+                Ok((endpoint, Ok(()))) => format!("{}: returned", endpoint.subject()),
+                Err(e) => format!("an endpoint task failed: {e}"),
+            };
+            error!(task = "endpoint", why = %why, "task ended before shutdown");
+            let failure = anyhow::anyhow!("an endpoint ended before shutdown: {why}");
+            (Some(failure), Some(writer_task))
+        }
+    }
+}
+
 /// Stops the endpoints, waits for in-flight requests, then for the writer to finish its queue.
 async fn drain(
     stop: CancellationToken,
     mut endpoints: JoinSet<(Endpoint, anyhow::Result<()>)>,
     tracker: TaskTracker,
-    writer_task: Option<tokio::task::JoinHandle<()>>,
+    writer_task: Option<JoinHandle<()>>,
 ) {
     stop.cancel();
     let stopped = tokio::time::timeout(SHUTDOWN_STEP_TIMEOUT, async {

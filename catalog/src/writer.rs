@@ -4,16 +4,19 @@
 //! It takes everything waiting (up to [`MAX_BATCH`]), runs it in one durable redb transaction,
 //! and only then answers every waiter and publishes one `Invalidation` per changed stock, with
 //! its state after the batch. One fsync thus covers a whole batch, and since a single task does
-//! every write no update is ever lost and two requests with one key are decided in queue order. A batch holding only confirms
-//! and prunes waits briefly for trades to share its commit ([`CONFIRM_LINGER`]).
+//! every write no update is ever lost and two requests with one key are decided in queue order.
+//! A batch holding only confirms and prunes waits briefly for trades to share its commit
+//! ([`CONFIRM_LINGER`]).
 //!
 //! It stops when every [`WriterHandle`] is dropped, after finishing what was already queued.
 
 use crate::keys::Pruned;
-use crate::store::{OpAnswer, Store, WriteOp};
+use crate::store::{OpAnswer, Store, StoreError, WriteOp};
 use bazaar_nats::messages::{encode, Invalidation, Reply, TradeApplied, TradeRequest};
 use bazaar_nats::subjects::STOCK_INVALIDATE;
-use bazaar_nats::IdempotencyKey;
+use bazaar_nats::{IdempotencyKey, StockName};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, instrument, warn};
@@ -28,8 +31,19 @@ const QUEUE_CAPACITY: usize = 4096;
 /// a confirm (the leader publishes it), and a lost one is only re-confirmed by the roll-forward.
 const CONFIRM_LINGER: Duration = Duration::from_millis(20);
 
-/// Message of a request the writer can no longer take.
-const WRITER_GONE: &str = "the catalog is shutting down";
+/// Why the writer did not do an operation; in every case nothing of it was applied.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    /// The writer has stopped (the catalog is shutting down): another catalog may take it.
+    #[error("the catalog is shutting down")]
+    Stopped,
+    /// The batch it was in could not be committed; the same operation may succeed later.
+    #[error("catalog could not commit: {0}")]
+    CommitFailed(#[source] Arc<StoreError>),
+    /// The batch answered another kind of operation than this one: a fault of the writer.
+    #[error("the batch lost this operation's answer")]
+    AnswerLost,
+}
 
 /// One queued operation and the waiter to answer once it is durable.
 #[derive(Debug)]
@@ -45,7 +59,7 @@ enum Job {
     Prune {
         before_ms: u64,
         limit: usize,
-        done: oneshot::Sender<Result<Pruned, String>>,
+        done: oneshot::Sender<Result<Pruned, WriteError>>,
     },
 }
 
@@ -61,19 +75,17 @@ impl WriterHandle {
     pub async fn trade(&self, request: TradeRequest) -> Reply<TradeApplied> {
         let (reply, answer) = oneshot::channel();
         if self.jobs.send(Job::Trade { request, reply }).await.is_err() {
-            return Reply::unavailable(WRITER_GONE);
+            return stopped();
         }
-        answer
-            .await
-            .unwrap_or_else(|_| Reply::unavailable(WRITER_GONE))
+        answer.await.unwrap_or_else(|_| stopped())
     }
 
     /// Forgets the records of up to `limit` keys applied before `before_ms` (except unlogged
     /// ones); resolves once that is durable, with what was pruned.
     ///
     /// # Errors
-    /// Why nothing was pruned: the writer stopped or the commit failed.
-    pub async fn prune(&self, before_ms: u64, limit: usize) -> Result<Pruned, String> {
+    /// [`WriteError`]: why nothing was pruned.
+    pub async fn prune(&self, before_ms: u64, limit: usize) -> Result<Pruned, WriteError> {
         let (done, answer) = oneshot::channel();
         let job = Job::Prune {
             before_ms,
@@ -81,22 +93,18 @@ impl WriterHandle {
             done,
         };
         if self.jobs.send(job).await.is_err() {
-            return Err(WRITER_GONE.to_string());
+            return Err(WriteError::Stopped);
         }
-        answer
-            .await
-            .unwrap_or_else(|_| Err(WRITER_GONE.to_string()))
+        answer.await.unwrap_or(Err(WriteError::Stopped))
     }
 
     /// Forgets `keys` from the unlogged set; resolves once that is durable.
     pub async fn confirm(&self, keys: Vec<IdempotencyKey>) -> Reply<()> {
         let (done, answer) = oneshot::channel();
         if self.jobs.send(Job::Confirm { keys, done }).await.is_err() {
-            return Reply::unavailable(WRITER_GONE);
+            return stopped();
         }
-        answer
-            .await
-            .unwrap_or_else(|_| Reply::unavailable(WRITER_GONE))
+        answer.await.unwrap_or_else(|_| stopped())
     }
 }
 
@@ -154,28 +162,16 @@ impl Writer {
 
     #[instrument(skip_all, fields(batch = jobs.len()))]
     async fn commit(&self, jobs: Vec<Job>) {
-        let ops = jobs
-            .iter()
-            .map(|job| match job {
-                Job::Trade { request, .. } => WriteOp::Trade(request.clone()),
-                Job::Confirm { keys, .. } => WriteOp::Confirm(keys.clone()),
-                Job::Prune {
-                    before_ms, limit, ..
-                } => WriteOp::Prune {
-                    before_ms: *before_ms,
-                    limit: *limit,
-                },
-            })
-            .collect();
+        let ops = jobs.iter().map(Job::op).collect();
         let started = std::time::Instant::now();
         let outcome = match self.store.write_batch(ops, now_unix_ms()).await {
             Ok(outcome) => outcome,
             Err(e) => {
                 crate::metrics::batch_failed();
                 error!(error = %e, "batch commit failed; nothing applied");
-                let message = format!("catalog could not commit: {e}");
+                let failure = WriteError::CommitFailed(Arc::new(e));
                 for job in jobs {
-                    job.fail(&message);
+                    job.fail(&failure);
                 }
                 return;
             }
@@ -189,7 +185,12 @@ impl Writer {
         for (job, answer) in jobs.into_iter().zip(outcome.answers) {
             job.answer(answer);
         }
-        for (name, version) in outcome.changed {
+        self.announce(outcome.changed).await;
+    }
+
+    /// Publishes one invalidation per stock the batch changed, with the state it left.
+    async fn announce(&self, changed: BTreeMap<StockName, u64>) {
+        for (name, version) in changed {
             // Only this task writes, so the store's in-memory copy is the state this batch left.
             let state = self
                 .store
@@ -212,17 +213,31 @@ impl Writer {
 }
 
 impl Job {
-    /// Tells the waiter its operation failed with `message`.
-    fn fail(self, message: &str) {
+    /// The store operation this job asks for.
+    fn op(&self) -> WriteOp {
+        match self {
+            Self::Trade { request, .. } => WriteOp::Trade(request.clone()),
+            Self::Confirm { keys, .. } => WriteOp::Confirm(keys.clone()),
+            Self::Prune {
+                before_ms, limit, ..
+            } => WriteOp::Prune {
+                before_ms: *before_ms,
+                limit: *limit,
+            },
+        }
+    }
+
+    /// Tells the waiter its operation failed, and why.
+    fn fail(self, failure: &WriteError) {
         match self {
             Self::Trade { reply, .. } => {
-                let _ = reply.send(Reply::error(message));
+                let _ = reply.send(Reply::error(failure.to_string()));
             }
             Self::Confirm { done, .. } => {
-                let _ = done.send(Reply::error(message));
+                let _ = done.send(Reply::error(failure.to_string()));
             }
             Self::Prune { done, .. } => {
-                let _ = done.send(Err(message.to_string()));
+                let _ = done.send(Err(failure.clone()));
             }
         }
     }
@@ -242,12 +257,18 @@ impl Job {
             }
             (job, answer) => {
                 error!(answer = ?answer, "the batch answered another kind of operation");
-                job.fail("the batch lost this operation's answer");
+                job.fail(&WriteError::AnswerLost);
             }
         }
     }
 }
 
+/// The answer to a trade or confirm the writer can no longer take.
+fn stopped<T>() -> Reply<T> {
+    Reply::unavailable(WriteError::Stopped.to_string())
+}
+
+/// Whether a batch holds no trade, so it may wait for one to share its commit.
 fn is_background_only(batch: &[Job]) -> bool {
     batch.iter().all(|job| !matches!(job, Job::Trade { .. }))
 }

@@ -101,12 +101,12 @@ pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
 /// connections first and never sends on one being closed here; short enough that an abandoned
 /// connection gives its place under the cap back within about a minute.
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 75_000;
-/// Default cap on open client connections: far above the project's load clients (64), below the
-/// open-file limits the frontend is run with.
+/// Default cap on open client connections: far above what the project's load clients open, below
+/// the open-file limits the frontend is run with.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-/// Default sustained requests per second from one client address: above what one frontend on a
-/// two-core machine can serve, so the benchmarks, which send everything from 127.0.0.1, never
-/// meet it. Set it lower where clients are untrusted.
+/// Default sustained requests per second from one client address: high enough that a load
+/// client, which sends everything from 127.0.0.1, never meets it. Set it lower where clients are
+/// untrusted.
 pub const DEFAULT_RATE_LIMIT_PER_IP: u32 = 200_000;
 /// Default number of requests one client address may send at once above its rate.
 pub const DEFAULT_RATE_LIMIT_BURST: u32 = 200_000;

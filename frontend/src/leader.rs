@@ -120,54 +120,28 @@ impl LeaderTracker {
     /// Follows the leader key until `stop` is cancelled: a watch with history first, then, after
     /// any error, end or reconnect, a watch from the revision after the last one seen.
     pub async fn watch(&self, mut reconnects: watch::Receiver<u64>, stop: CancellationToken) {
-        let mut last_revision: Option<u64> = None;
-        let mut backoff = WATCH_BACKOFF_MIN;
+        let mut progress = WatchProgress {
+            last_revision: None,
+            backoff: WATCH_BACKOFF_MIN,
+        };
         reconnects.borrow_and_update();
         loop {
             if let Some(store) = self.store().await {
-                let created = match last_revision {
+                let created = match progress.last_revision {
                     Some(rev) => store.watch_from_revision(LEADER_KEY, rev + 1).await,
                     None => store.watch_with_history(LEADER_KEY).await,
                 };
                 match created {
-                    Ok(mut entries) => {
+                    Ok(entries) => {
                         // The key may have expired while no watch ran; expiry sends no event.
-                        if last_revision.is_some() {
+                        if progress.last_revision.is_some() {
                             self.refresh().await;
                         }
-                        loop {
-                            tokio::select! {
-                                () = stop.cancelled() => return,
-                                changed = reconnects.changed() => {
-                                    if changed.is_err() {
-                                        // The client is gone; nothing more will come.
-                                        return;
-                                    }
-                                    // The first connection is no reconnect: nothing was missed.
-                                    if *reconnects.borrow_and_update() > 1 {
-                                        tracing::info!("NATS reconnected; re-creating the leader watch");
-                                        break;
-                                    }
-                                }
-                                next = entries.next() => match next {
-                                    Some(Ok(entry)) => {
-                                        last_revision = Some(entry.revision);
-                                        backoff = WATCH_BACKOFF_MIN;
-                                        self.set(match entry.operation {
-                                            kv::Operation::Put => parse_leader(&entry.value),
-                                            kv::Operation::Delete | kv::Operation::Purge => None,
-                                        });
-                                    }
-                                    Some(Err(e)) => {
-                                        tracing::warn!(error = %e, "leader watch failed; re-creating it");
-                                        break;
-                                    }
-                                    None => {
-                                        tracing::warn!("leader watch ended; re-creating it");
-                                        break;
-                                    }
-                                },
-                            }
+                        let ended = self
+                            .follow(entries, &mut reconnects, &stop, &mut progress)
+                            .await;
+                        if ended == WatchEnd::Stop {
+                            return;
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "cannot watch the leader key"),
@@ -175,11 +149,73 @@ impl LeaderTracker {
             }
             tokio::select! {
                 () = stop.cancelled() => return,
-                () = tokio::time::sleep(backoff) => {}
+                () = tokio::time::sleep(progress.backoff) => {}
             }
-            backoff = (backoff * 2).min(WATCH_BACKOFF_MAX);
+            progress.backoff = (progress.backoff * 2).min(WATCH_BACKOFF_MAX);
         }
     }
+
+    /// Applies the entries of one watch until it fails or ends, NATS reconnects, or `stop` is
+    /// cancelled; says whether to re-create the watch.
+    async fn follow(
+        &self,
+        mut entries: kv::Watch,
+        reconnects: &mut watch::Receiver<u64>,
+        stop: &CancellationToken,
+        progress: &mut WatchProgress,
+    ) -> WatchEnd {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return WatchEnd::Stop,
+                changed = reconnects.changed() => {
+                    if changed.is_err() {
+                        // The client is gone; nothing more will come.
+                        return WatchEnd::Stop;
+                    }
+                    // The first connection is no reconnect: nothing was missed.
+                    if *reconnects.borrow_and_update() > 1 {
+                        tracing::info!("NATS reconnected; re-creating the leader watch");
+                        return WatchEnd::Recreate;
+                    }
+                }
+                next = entries.next() => match next {
+                    Some(Ok(entry)) => {
+                        progress.last_revision = Some(entry.revision);
+                        progress.backoff = WATCH_BACKOFF_MIN;
+                        self.set(match entry.operation {
+                            kv::Operation::Put => parse_leader(&entry.value),
+                            kv::Operation::Delete | kv::Operation::Purge => None,
+                        });
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "leader watch failed; re-creating it");
+                        return WatchEnd::Recreate;
+                    }
+                    None => {
+                        tracing::warn!("leader watch ended; re-creating it");
+                        return WatchEnd::Recreate;
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Where following the leader key has got to, kept across re-created watches.
+struct WatchProgress {
+    /// The revision of the last entry seen, so a new watch starts after it.
+    last_revision: Option<u64>,
+    /// The pause before the next attempt to re-create the watch.
+    backoff: Duration,
+}
+
+/// How following one watch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WatchEnd {
+    /// `stop` was cancelled or the client is gone: the task ends.
+    Stop,
+    /// The watch failed, ended, or NATS reconnected: make a new one.
+    Recreate,
 }
 
 /// The replica the lease value names ([`bazaar_nats::lease::decode`]); a value that names no one

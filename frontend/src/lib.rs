@@ -64,73 +64,17 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot connect to NATS at {}", config.nats_url))?;
     let client = connection.client.clone();
-    // Discoverable with `nats micro ls`; the frontend serves HTTP, so it has no endpoints.
-    let micro = bazaar_nats::micro::start(
-        &client,
-        bazaar_nats::subjects::SERVICE_FRONTEND,
-        env!("CARGO_PKG_VERSION"),
-        "Stock Bazaar HTTP gateway (no NATS endpoints)",
-        "frontend",
-        listener
-            .local_addr()
-            .map(|a| [("listen".to_string(), a.to_string())].into())
-            .unwrap_or_default(),
-    )
-    .await?;
+    let micro = announce(&client, &listener).await?;
     // Before the first request, so nothing it records is lost.
     bazaar_nats::metrics::handle();
     metrics::describe();
 
-    let leader = Arc::new(leader::LeaderTracker::new(
-        client.clone(),
-        config.attempt_timeout(),
-    ));
-    let bus = bus::Bus::new(
-        client.clone(),
-        Arc::clone(&leader),
-        config.attempt_timeout(),
-        config.retry_budget(),
-    );
     // Cancelled as soon as shutdown begins, so that event streams end and their connections
     // can close within the drain.
     let closing = CancellationToken::new();
-    let events = Arc::new(events::StockEvents::new(
-        config.events_heartbeat(),
-        closing.clone(),
-    ));
-    let state = Arc::new(http::AppState {
-        cache: cache::StockCache::new(config.cache_size),
-        bus: bus.clone(),
-        leader: Arc::clone(&leader),
-        client: client.clone(),
-        events: Arc::clone(&events),
-        readiness: readiness::Readiness::new(client.clone(), Arc::clone(&leader)),
-    });
-
+    let state = build_state(&config, &client, closing.clone());
     let stop = CancellationToken::new();
-    let mut tasks = JoinSet::new();
-    {
-        let stop = stop.clone();
-        let reconnects = connection.reconnects.clone();
-        let leader = Arc::clone(&leader);
-        tasks.spawn(async move { leader.watch(reconnects, stop).await });
-    }
-    // One subscription feeds both the cache and every event stream.
-    let invalidations = client
-        .subscribe(STOCK_INVALIDATE)
-        .await
-        .context("cannot subscribe to stock invalidations")?;
-    tasks.spawn(apply_invalidations(
-        invalidations,
-        Arc::clone(&state),
-        stop.clone(),
-    ));
-    tasks.spawn(clear_on_reconnect(
-        connection.reconnects.clone(),
-        Arc::clone(&state),
-        stop.clone(),
-    ));
-    tasks.spawn(events.refresh(bus, stop.clone()));
+    let mut tasks = spawn_background(&connection, &state, stop.clone()).await?;
 
     let rate_limit = edge::rate_limit::RateLimit::new(&config.edge);
     if let Some(limit) = &rate_limit {
@@ -149,7 +93,103 @@ pub async fn run(
     };
     edge::serve(listener, app, &config.edge, drain, shutdown).await;
     tracing::info!("HTTP server stopped; shutting down");
+    stop_background(stop, micro, tasks, &client).await;
+    Ok(())
+}
 
+/// Registers the frontend as a NATS micro service, discoverable with `nats micro ls`; it serves
+/// HTTP, so it has no endpoints.
+async fn announce(
+    client: &async_nats::Client,
+    listener: &tokio::net::TcpListener,
+) -> anyhow::Result<bazaar_nats::micro::Micro> {
+    bazaar_nats::micro::start(
+        client,
+        bazaar_nats::subjects::SERVICE_FRONTEND,
+        env!("CARGO_PKG_VERSION"),
+        "Stock Bazaar HTTP gateway (no NATS endpoints)",
+        "frontend",
+        listener
+            .local_addr()
+            .map(|a| [("listen".to_string(), a.to_string())].into())
+            .unwrap_or_default(),
+    )
+    .await
+    .map_err(Into::into)
+}
+
+/// What every handler shares: the leader tracker, the bus, the cache, the event streams (ended
+/// when `closing` is cancelled) and the readiness probe.
+fn build_state(
+    config: &Config,
+    client: &async_nats::Client,
+    closing: CancellationToken,
+) -> Arc<http::AppState> {
+    let leader = Arc::new(leader::LeaderTracker::new(
+        client.clone(),
+        config.attempt_timeout(),
+    ));
+    let bus = bus::Bus::new(
+        client.clone(),
+        Arc::clone(&leader),
+        config.attempt_timeout(),
+        config.retry_budget(),
+    );
+    let events = Arc::new(events::StockEvents::new(config.events_heartbeat(), closing));
+    Arc::new(http::AppState {
+        cache: cache::StockCache::new(config.cache_size),
+        bus,
+        leader: Arc::clone(&leader),
+        client: client.clone(),
+        events,
+        readiness: readiness::Readiness::new(client.clone(), leader),
+    })
+}
+
+/// Starts the tasks that run beside the HTTP server until `stop` is cancelled: the leader
+/// watch, the invalidation feed, the reconnect handler and the event streams' refresh.
+///
+/// # Errors
+/// When the invalidation subscription cannot be made.
+async fn spawn_background(
+    connection: &bazaar_nats::Connection,
+    state: &Arc<http::AppState>,
+    stop: CancellationToken,
+) -> anyhow::Result<JoinSet<()>> {
+    let mut tasks = JoinSet::new();
+    {
+        let stop = stop.clone();
+        let reconnects = connection.reconnects.clone();
+        let leader = Arc::clone(&state.leader);
+        tasks.spawn(async move { leader.watch(reconnects, stop).await });
+    }
+    // One subscription feeds both the cache and every event stream.
+    let invalidations = connection
+        .client
+        .subscribe(STOCK_INVALIDATE)
+        .await
+        .context("cannot subscribe to stock invalidations")?;
+    tasks.spawn(apply_invalidations(
+        invalidations,
+        Arc::clone(state),
+        stop.clone(),
+    ));
+    tasks.spawn(clear_on_reconnect(
+        connection.reconnects.clone(),
+        Arc::clone(state),
+        stop.clone(),
+    ));
+    tasks.spawn(Arc::clone(&state.events).refresh(state.bus.clone(), stop));
+    Ok(tasks)
+}
+
+/// Stops the background tasks and the micro service, waits for the tasks, and flushes NATS.
+async fn stop_background(
+    stop: CancellationToken,
+    micro: bazaar_nats::micro::Micro,
+    mut tasks: JoinSet<()>,
+    client: &async_nats::Client,
+) {
     stop.cancel();
     let _ = micro.service.stop().await;
     while let Some(ended) = tasks.join_next().await {
@@ -162,7 +202,6 @@ pub async fn run(
         Ok(Err(e)) => tracing::warn!(error = %e, "final NATS flush failed"),
         Err(_) => tracing::warn!("final NATS flush timed out"),
     }
-    Ok(())
 }
 
 /// Drops cache entries and tells the event streams as the catalog announces changes.

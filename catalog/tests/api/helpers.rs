@@ -1,6 +1,7 @@
 //! `spawn_app()`: a nats-server, a temporary data dir and a running catalog, plus request
 //! helpers. Logs stay quiet unless `TEST_LOG` is set.
 
+use bazaar_catalog::testing::RunningCatalog;
 use bazaar_catalog::Config;
 use bazaar_nats::messages::{
     decode, encode, ConfirmLogged, PendingQuery, Reply, Stock, StockLookup, TradeApplied,
@@ -9,18 +10,20 @@ use bazaar_nats::messages::{
 use bazaar_nats::subjects::{
     STOCK_LIST, STOCK_LOOKUP, STOCK_TRADE, TRADES_CONFIRM, TRADES_PENDING,
 };
+pub(crate) use bazaar_nats::testing::wait_until;
 use bazaar_nats::testing::NatsServer;
 use bazaar_nats::{IdempotencyKey, Quantity, Side, StockName};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tempfile::TempDir;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// How long a test waits for any single answer.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a test waits for the catalog to get somewhere by itself (a key forgotten, a
+/// confirm made durable).
+pub(crate) const SETTLE: Duration = Duration::from_secs(10);
 
 /// A catalog under test and everything it runs on.
 pub(crate) struct TestApp {
@@ -32,7 +35,7 @@ pub(crate) struct TestApp {
     pub(crate) key_retention_secs: u64,
     stocks: Option<PathBuf>,
     _stocks_dir: Option<TempDir>,
-    running: Option<(oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>)>,
+    running: Option<RunningCatalog>,
     // Dropped last: the server outlives the client and catalog.
     nats: NatsServer,
 }
@@ -102,22 +105,6 @@ pub(crate) fn minted_request(k: &str, stock: &str, side: Side, quantity: u64) ->
     }
 }
 
-/// Polls `check` every 20 ms until it holds.
-///
-/// # Panics
-/// When it does not within 10 s, naming `what`.
-pub(crate) async fn wait_until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// A trade request.
 pub(crate) fn trade_request(k: &str, stock: &str, side: Side, quantity: u64) -> TradeRequest {
     TradeRequest {
@@ -146,41 +133,13 @@ impl TestApp {
     /// Starts the catalog and waits until it answers.
     pub(crate) async fn start(&mut self) {
         assert!(self.running.is_none(), "catalog already running");
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(bazaar_catalog::run(self.config(), async {
-            let _ = rx.await;
-        }));
-        self.running = Some((tx, task));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let answer = self
-                .client
-                .send_request(
-                    STOCK_LIST,
-                    async_nats::Request::new()
-                        .payload("".into())
-                        .timeout(Some(Duration::from_millis(500))),
-                )
-                .await;
-            if answer.is_ok() {
-                return;
-            }
-            let finished = self.running.as_ref().is_some_and(|(_, t)| t.is_finished());
-            assert!(!finished, "catalog exited during start-up");
-            assert!(Instant::now() < deadline, "catalog did not become ready");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.running = Some(RunningCatalog::start(self.config(), &self.client).await);
     }
 
     /// Triggers shutdown and waits for `run` to return, which must be `Ok`.
     pub(crate) async fn stop(&mut self) {
-        let (tx, task) = self.running.take().expect("catalog running");
-        tx.send(()).expect("catalog still waiting for shutdown");
-        let result = tokio::time::timeout(Duration::from_secs(30), task)
-            .await
-            .expect("catalog stops in time")
-            .expect("catalog task did not panic");
-        result.expect("catalog run returned Ok");
+        let catalog = self.running.take().expect("catalog running");
+        catalog.stop().await.expect("catalog run returned Ok");
     }
 
     /// Sends `payload` to `subject` and parses the reply envelope.
@@ -267,13 +226,5 @@ impl TestApp {
             .await
             .expect("confirm published");
         self.client.flush().await.expect("client flushed");
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some((tx, _task)) = self.running.take() {
-            let _ = tx.send(());
-        }
     }
 }

@@ -1,7 +1,7 @@
 //! Idempotency keys are remembered for the retention, then forgotten in the background, except
 //! keys whose trade the order log has not confirmed yet.
 
-use crate::helpers::{key, prepare_app, trade_request, wait_until, TestApp};
+use crate::helpers::{key, prepare_app, trade_request, wait_until, TestApp, SETTLE};
 use bazaar_catalog::store::DB_FILE;
 use bazaar_nats::messages::Reply;
 use bazaar_nats::Side;
@@ -13,7 +13,7 @@ const APPLIED_AT: TableDefinition<(u64, &str), ()> = TableDefinition::new("appli
 /// Waits until `k` is forgotten: sent for another order than its first, it is then applied as
 /// a new order instead of being refused as a reuse.
 async fn wait_until_forgotten(app: &TestApp, k: &str) {
-    wait_until(&format!("{k} is forgotten"), || async {
+    wait_until(SETTLE, &format!("{k} is forgotten"), || async {
         match app
             .trade(&trade_request(k, "GameStart", Side::Sell, 1))
             .await
@@ -78,7 +78,7 @@ async fn a_store_without_the_time_index_gets_it_built_when_opened() {
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     must_apply(&app, "b-logged", 2).await;
     app.confirm(vec![key("b-logged")]).await;
-    wait_until("the confirm is durable", || async {
+    wait_until(SETTLE, "the confirm is durable", || async {
         app.pending(0, 10).await.len() == 1
     })
     .await;

@@ -29,19 +29,7 @@ pub(crate) async fn serve_connection(
 ) {
     let clock = ConnectionClock::start(timeouts);
     let io = TokioIo::new(CountingIo::new(stream, Arc::clone(&clock)));
-    let requests = Arc::clone(&clock);
-    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-        let mut request = request.map(axum::body::Body::new);
-        request.extensions_mut().insert(ConnectInfo(peer));
-        let in_flight = requests.request_started();
-        let answer = app.clone().call(request);
-        async move {
-            // The request stays in flight until its body is sent or dropped: an event stream
-            // is in flight for as long as it runs.
-            let response = answer.await?;
-            Ok::<_, Infallible>(response.map(|body| InFlightBody::new(body, in_flight)))
-        }
-    });
+    let service = request_service(app, peer, Arc::clone(&clock));
 
     let mut builder = http1::Builder::new();
     // Our deadlines replace hyper's header-read timeout, which would also cut idle kept-alive
@@ -80,4 +68,30 @@ pub(crate) async fn serve_connection(
             }
         }
     }
+}
+
+/// The router as hyper's service for one connection: each request carries the peer's address
+/// and stays in flight on `clock` until its answer's body is sent or dropped.
+fn request_service(
+    app: Router,
+    peer: SocketAddr,
+    clock: Arc<ConnectionClock>,
+) -> impl hyper::service::Service<
+    hyper::Request<Incoming>,
+    Response = hyper::Response<InFlightBody>,
+    Error = Infallible,
+    Future: Send,
+> {
+    hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let mut request = request.map(axum::body::Body::new);
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let in_flight = clock.request_started();
+        let answer = app.clone().call(request);
+        async move {
+            // The request stays in flight until its body is sent or dropped: an event stream
+            // is in flight for as long as it runs.
+            let response = answer.await?;
+            Ok::<_, Infallible>(response.map(|body| InFlightBody::new(body, in_flight)))
+        }
+    })
 }

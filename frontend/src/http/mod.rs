@@ -131,9 +131,9 @@ pub fn router(
         .layer(
             TraceLayer::new_for_http()
                 // DEBUG, like the per-request events: the subscriber formats a span's fields
-                // when it is created, which cost a quarter of a cached lookup's CPU at the
-                // default INFO level (docs/PERFORMANCE.md). `RUST_LOG=bazaar_frontend=debug`
-                // brings method and path back on every line of a request.
+                // when it is created, a real share of a cached lookup's work at the default
+                // INFO level. `RUST_LOG=bazaar_frontend=debug` brings method and path back on
+                // every line of a request.
                 .make_span_with(|request: &Request| {
                     let path = request
                         .extensions()

@@ -1,6 +1,6 @@
 //! The stock cache as seen through `GET /cache`.
 
-use crate::helpers::{spawn_app, spawn_app_with, Options};
+use crate::helpers::{spawn_app, spawn_app_with, wait_until, Options, SETTLE};
 use bazaar_nats::messages::{encode, Invalidation};
 use bazaar_nats::subjects::STOCK_INVALIDATE;
 use bazaar_nats::StockName;
@@ -78,7 +78,7 @@ async fn an_invalidation_published_on_nats_drops_the_cached_entry() {
         .await
         .unwrap();
     app.nats.flush().await.unwrap();
-    app.wait_until("GameStart leaves the cache", |app| async move {
+    wait_until(SETTLE, "GameStart leaves the cache", || async {
         app.cache().await["entries"] == json!(["FishCo"])
     })
     .await;
@@ -97,12 +97,12 @@ async fn the_cache_is_emptied_after_nats_comes_back() {
     app.get_json("/stocks/GameStart").await;
     assert_eq!(app.cache().await["entries"], json!(["GameStart"]));
     app.server.restart();
-    app.wait_until("the cache is empty", |app| async move {
+    wait_until(SETTLE, "the cache is empty", || async {
         app.cache().await["entries"] == json!([])
     })
     .await;
     // Served again (from the catalog, which reconnects too) once the bus is back.
-    app.wait_until("the stock is served again", |app| async move {
+    wait_until(SETTLE, "the stock is served again", || async {
         app.get_json("/stocks/GameStart").await.0 == 200
     })
     .await;

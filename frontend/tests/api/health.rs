@@ -1,6 +1,6 @@
 //! `GET /healthz`.
 
-use crate::helpers::{spawn_app, LeaseHolder};
+use crate::helpers::{spawn_app, wait_until, LeaseHolder, SETTLE};
 
 #[tokio::test]
 async fn health_reports_nats_connected_and_no_leader_when_none_holds_the_lease() {
@@ -17,7 +17,7 @@ async fn health_reports_nats_connected_and_no_leader_when_none_holds_the_lease()
 async fn health_names_the_replica_that_holds_the_leader_lease() {
     let app = spawn_app().await;
     let _lease = LeaseHolder::start(&app.nats, 2).await;
-    app.wait_until("the frontend sees leader 2", |app| async move {
+    wait_until(SETTLE, "the frontend sees leader 2", || async {
         app.get_json("/healthz").await.1["data"]["leader"] == 2
     })
     .await;
@@ -27,7 +27,7 @@ async fn health_names_the_replica_that_holds_the_leader_lease() {
 async fn health_reports_nats_disconnected_while_the_server_is_down() {
     let mut app = spawn_app().await;
     app.server.kill();
-    app.wait_until("the frontend sees NATS down", |app| async move {
+    wait_until(SETTLE, "the frontend sees NATS down", || async {
         let (status, body) = app.get_json("/healthz").await;
         status == 200 && body["data"]["nats"] == "disconnected"
     })
@@ -38,7 +38,7 @@ async fn health_reports_nats_disconnected_while_the_server_is_down() {
 async fn the_leader_is_followed_again_after_nats_restarts() {
     let mut app = spawn_app().await;
     let first = LeaseHolder::start(&app.nats, 2).await;
-    app.wait_until("the frontend sees leader 2", |app| async move {
+    wait_until(SETTLE, "the frontend sees leader 2", || async {
         app.get_json("/healthz").await.1["data"]["leader"] == 2
     })
     .await;
@@ -55,7 +55,7 @@ async fn the_leader_is_followed_again_after_nats_restarts() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    app.wait_until("the frontend sees leader 3", |app| async move {
+    wait_until(SETTLE, "the frontend sees leader 3", || async {
         app.get_json("/healthz").await.1["data"]["leader"] == 3
     })
     .await;

@@ -3,18 +3,24 @@
 //! to the catalog.
 
 use async_nats::jetstream;
+use bazaar_catalog::testing::RunningCatalog;
 use bazaar_frontend::config::EdgeLimits;
 use bazaar_frontend::Config;
-use bazaar_nats::messages::{decode, encode, Reply, Stock, TradeApplied, TradeReceipt};
+use bazaar_nats::messages::{decode, encode, Reply, TradeApplied, TradeReceipt};
 use bazaar_nats::setup::{ensure_leader_bucket, Replication};
-use bazaar_nats::subjects::{LEADER_KEY, STOCK_LIST, STOCK_TRADE};
+use bazaar_nats::subjects::{LEADER_KEY, STOCK_TRADE};
+pub(crate) use bazaar_nats::testing::wait_until;
 use bazaar_nats::testing::NatsServer;
 use futures::StreamExt;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// How long a test waits for the frontend to get somewhere by itself (a leader seen, a cache
+/// emptied).
+pub(crate) const SETTLE: Duration = Duration::from_secs(10);
 
 /// How to start a test app.
 #[derive(Debug, Clone)]
@@ -52,8 +58,7 @@ pub(crate) struct TestApp {
     pub(crate) server: NatsServer,
     frontend_stop: Option<oneshot::Sender<()>>,
     frontend: Option<JoinHandle<anyhow::Result<()>>>,
-    catalog_stop: Option<oneshot::Sender<()>>,
-    catalog: Option<JoinHandle<anyhow::Result<()>>>,
+    catalog: Option<RunningCatalog>,
     _catalog_dir: tempfile::TempDir,
 }
 
@@ -77,21 +82,16 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
         .expect("test client");
     let catalog_dir = tempfile::tempdir().expect("catalog dir");
 
-    let (catalog_stop, catalog) = if options.with_catalog {
+    let catalog = if options.with_catalog {
         let config = bazaar_catalog::Config {
             nats_url: server.url(),
             nats_auth: Default::default(),
             data_dir: catalog_dir.path().to_path_buf(),
             ..bazaar_catalog::Config::default()
         };
-        let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(bazaar_catalog::run(config, async {
-            let _ = rx.await;
-        }));
-        wait_for_catalog(&nats).await;
-        (Some(tx), Some(handle))
+        Some(RunningCatalog::start(config, &nats).await)
     } else {
-        (None, None)
+        None
     };
 
     let config = Config {
@@ -120,36 +120,16 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
         server,
         frontend_stop: Some(tx),
         frontend: Some(frontend),
-        catalog_stop,
         catalog,
         _catalog_dir: catalog_dir,
     };
     // Ready when it answers and its NATS client is connected (so its subscriptions are live).
-    app.wait_until("the frontend is connected", |app| async move {
+    wait_until(SETTLE, "the frontend is connected", || async {
         let health = app.get_json("/healthz").await.1;
         health["data"]["nats"] == "connected"
     })
     .await;
     app
-}
-
-/// Waits until the catalog answers a list request.
-async fn wait_for_catalog(nats: &async_nats::Client) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(Ok(message)) = tokio::time::timeout(
-            Duration::from_millis(500),
-            nats.request(STOCK_LIST, "".into()),
-        )
-        .await
-        {
-            if let Ok(Reply::Ok { .. }) = decode::<Reply<Vec<Stock>>>(&message.payload) {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "the catalog never answered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 impl TestApp {
@@ -181,19 +161,6 @@ impl TestApp {
         body["data"].clone()
     }
 
-    /// Polls `check` every 50 ms for up to 10 s.
-    pub(crate) async fn wait_until<'a, F, Fut>(&'a self, what: &str, check: F)
-    where
-        F: Fn(&'a TestApp) -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !check(self).await {
-            assert!(Instant::now() < deadline, "timed out waiting until {what}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
     /// Stops the frontend and the catalog and waits for both to return cleanly.
     pub(crate) async fn stop(mut self) {
         if let Some(tx) = self.frontend_stop.take() {
@@ -205,23 +172,19 @@ impl TestApp {
                 .expect("frontend stops within 10 s");
             ended.expect("frontend task").expect("frontend run");
         }
-        if let Some(tx) = self.catalog_stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(handle) = self.catalog.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), handle).await;
+        if let Some(catalog) = self.catalog.take() {
+            let _ = catalog.stop().await;
         }
     }
 }
 
 impl Drop for TestApp {
+    /// Stops the frontend and the catalog before the NATS server goes with the fields.
     fn drop(&mut self) {
         if let Some(tx) = self.frontend_stop.take() {
             let _ = tx.send(());
         }
-        if let Some(tx) = self.catalog_stop.take() {
-            let _ = tx.send(());
-        }
+        drop(self.catalog.take());
     }
 }
 

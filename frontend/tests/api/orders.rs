@@ -2,7 +2,8 @@
 //! idempotency key, with scripted order replicas on the real bus.
 
 use crate::helpers::{
-    spawn_app, spawn_app_with, CatalogRelay, FakeReplica, LeaseHolder, Options, TestApp,
+    spawn_app, spawn_app_with, wait_until, CatalogRelay, FakeReplica, LeaseHolder, Options,
+    TestApp, SETTLE,
 };
 use bazaar_nats::subjects::{order_get, order_trade};
 use futures::StreamExt;
@@ -167,7 +168,7 @@ async fn an_order_follows_not_leader_hints_and_keeps_one_idempotency_key_across_
     )
     .await;
     let _lease = LeaseHolder::start(&app.nats, 1).await;
-    app.wait_until("the frontend sees leader 1", |app| async move {
+    wait_until(SETTLE, "the frontend sees leader 1", || async {
         app.get_json("/healthz").await.1["data"]["leader"] == 1
     })
     .await;
@@ -336,7 +337,7 @@ async fn an_order_waiting_on_a_leader_that_went_silent_is_resent_to_the_next_lea
     )
     .await;
     let first_lease = LeaseHolder::start(&app.nats, 1).await;
-    app.wait_until("the frontend sees leader 1", |app| async move {
+    wait_until(SETTLE, "the frontend sees leader 1", || async {
         app.get_json("/healthz").await.1["data"]["leader"] == 1
     })
     .await;

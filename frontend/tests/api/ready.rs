@@ -1,6 +1,6 @@
 //! `GET /readyz` and `GET /metrics`.
 
-use crate::helpers::{spawn_app, spawn_app_with, LeaseHolder, Options};
+use crate::helpers::{spawn_app, spawn_app_with, wait_until, LeaseHolder, Options, SETTLE};
 
 #[tokio::test]
 async fn not_ready_while_no_order_leader_is_known() {
@@ -16,7 +16,7 @@ async fn not_ready_while_no_order_leader_is_known() {
 async fn ready_once_a_leader_holds_the_lease_and_the_catalog_answers() {
     let app = spawn_app().await;
     let _lease = LeaseHolder::start(&app.nats, 2).await;
-    app.wait_until("the frontend is ready", |app| async move {
+    wait_until(SETTLE, "the frontend is ready", || async {
         let (status, body) = app.get_json("/readyz").await;
         status == 200 && body == serde_json::json!({"data": {"status": "ready", "leader": 2}})
     })
@@ -31,11 +31,11 @@ async fn not_ready_while_the_catalog_does_not_answer() {
     })
     .await;
     let _lease = LeaseHolder::start(&app.nats, 1).await;
-    app.wait_until("the frontend sees the leader", |app| async move {
+    wait_until(SETTLE, "the frontend sees the leader", || async {
         app.get_json("/healthz").await.1["data"]["leader"] == 1
     })
     .await;
-    app.wait_until("readyz names the catalog", |app| async move {
+    wait_until(SETTLE, "readyz names the catalog", || async {
         let (status, body) = app.get_json("/readyz").await;
         status == 503
             && body["error"]["message"]

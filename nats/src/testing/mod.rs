@@ -5,11 +5,13 @@
 //! `-p -1` (a free port) and `-m -1` (a free monitoring port, for `/varz`), reads them back from
 //! the ports file, and kills the process when dropped. [`NatsServer::restart`] brings it back on the same port and store, for fault tests.
 //! [`NatsServer::start_secured`] runs the shipped configuration instead, authentication on
-//! ([`secured`]).
+//! ([`secured`]). [`wait_until`] polls for a condition the way every test in the workspace does.
 
 mod secured;
+mod wait;
 
 pub use secured::{render_shipped_config, Role, Secrets};
+pub use wait::wait_until;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -547,18 +547,5 @@ async fn test_client(url: &str, secrets: Option<&Secrets>) -> async_nats::Client
     options.connect(url).await.expect("test client connects")
 }
 
-/// Polls `check` every 50 ms until it is true.
-///
-/// # Panics
-/// When `within` passes first, naming `what`.
-pub async fn wait_until<F, Fut>(within: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+/// Polls until a condition holds; one copy for every test in the workspace.
+pub use bazaar_nats::testing::wait_until;

@@ -1,166 +1,24 @@
-//! The catalog's NATS endpoints: one micro-service endpoint per subject, one task per message.
-//!
-//! The catalog registers as the NATS micro service `catalog` (`nats micro info catalog`), each
-//! subject an endpoint in the `catalog` queue group, so several catalogs would share the load.
-//! A fault gate (see `bazaar_nats::fault`) can hold requests (pause) and replies (delay). Reads go straight to the store (their own read transaction, on the blocking pool);
-//! writes go through the [`WriterHandle`]. A payload that does not parse gets an `invalid` reply
-//! and a `warn!` naming the subject and the start of the payload. Handlers never panic.
+//! Answering one request: decode its payload, ask the store or the writer, and reply with the
+//! result envelope (after any injected delay).
 
-use crate::store::Store;
+use super::{Context, Endpoint};
 use crate::trade::STOCK_NOT_FOUND;
-use crate::writer::{now_unix_ms, WriterHandle};
-use anyhow::Context as _;
-use async_nats::service::{endpoint::Endpoint as MicroEndpoint, Request};
-use bazaar_nats::fault::FaultGate;
+use crate::writer::now_unix_ms;
+use async_nats::service::Request;
 use bazaar_nats::messages::{
     decode, ConfirmLogged, PendingQuery, Reply, Stock, StockLookup, TradeApplied, TradeRequest,
     UnloggedTrade,
 };
-use bazaar_nats::micro::{self, ErrorReplies, Micro};
-use bazaar_nats::subjects::{
-    SERVICE_CATALOG, STOCK_LIST, STOCK_LOOKUP, STOCK_TRADE, TRADES_CONFIRM, TRADES_PENDING,
-};
-use futures::StreamExt;
+use bazaar_nats::micro;
+use bazaar_nats::subjects::{STOCK_LOOKUP, STOCK_TRADE, TRADES_CONFIRM, TRADES_PENDING};
 use serde::de::DeserializeOwned;
-use std::time::Duration;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-use tracing::{debug, error, field, info, instrument, warn, Span};
+use tracing::{debug, error, field, instrument, warn, Span};
 
-/// Queue group every catalog subscription joins.
-pub(crate) const QUEUE_GROUP: &str = "catalog";
 /// How much of a malformed payload a log line quotes.
 const LOGGED_PAYLOAD_BYTES: usize = 200;
-/// How long a stopping subscription waits for the server to confirm it is drained.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The subjects the catalog serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Endpoint {
-    Lookup,
-    Trade,
-    Pending,
-    Confirm,
-    List,
-}
-
-impl Endpoint {
-    /// Every endpoint, in subscription order. `List` comes last: once it answers, the server has
-    /// registered every other subscription too (it handles one connection's protocol in order).
-    pub(crate) const ALL: [Self; 5] = [
-        Self::Lookup,
-        Self::Trade,
-        Self::Pending,
-        Self::Confirm,
-        Self::List,
-    ];
-
-    pub(crate) fn subject(self) -> &'static str {
-        match self {
-            Self::Lookup => STOCK_LOOKUP,
-            Self::Trade => STOCK_TRADE,
-            Self::Pending => TRADES_PENDING,
-            Self::Confirm => TRADES_CONFIRM,
-            Self::List => STOCK_LIST,
-        }
-    }
-
-    /// The endpoint's name in the micro service's info and stats.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::Lookup => "lookup",
-            Self::Trade => "trade",
-            Self::Pending => "pending",
-            Self::Confirm => "confirm",
-            Self::List => "list",
-        }
-    }
-}
-
-/// What every message task needs.
-#[derive(Debug, Clone)]
-pub(crate) struct Context {
-    pub(crate) store: Store,
-    pub(crate) writer: WriterHandle,
-    /// Pauses and reply delays injected by the operator.
-    pub(crate) gate: FaultGate,
-    /// Failed replies, for the micro service's stats.
-    pub(crate) errors: ErrorReplies,
-}
-
-/// Registers the `catalog` micro service and every endpoint in the `catalog` queue group.
-pub(crate) async fn subscribe_all(
-    client: &async_nats::Client,
-) -> anyhow::Result<(Micro, Vec<(Endpoint, MicroEndpoint)>)> {
-    let micro = micro::start(
-        client,
-        SERVICE_CATALOG,
-        env!("CARGO_PKG_VERSION"),
-        "Stock Bazaar catalog: stocks and trades",
-        QUEUE_GROUP,
-        Default::default(),
-    )
-    .await?;
-    let mut subscriptions = Vec::with_capacity(Endpoint::ALL.len());
-    for endpoint in Endpoint::ALL {
-        let subscriber = micro
-            .service
-            .endpoint_builder()
-            .name(endpoint.name())
-            .add(endpoint.subject())
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| format!("cannot subscribe to {}", endpoint.subject()))?;
-        subscriptions.push((endpoint, subscriber));
-    }
-    Ok((micro, subscriptions))
-}
-
-/// Serves one subscription until `stop`, spawning one task per message on `tracker`; then
-/// drains it (unsubscribes, and still serves what had already arrived).
-///
-/// # Errors
-/// When the subscription ends by itself (the client was closed) before `stop`.
-pub(crate) async fn serve_endpoint(
-    endpoint: Endpoint,
-    mut subscriber: MicroEndpoint,
-    context: Context,
-    stop: CancellationToken,
-    tracker: TaskTracker,
-) -> anyhow::Result<()> {
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => break,
-            message = subscriber.next() => match message {
-                Some(message) => {
-                    tracker.spawn(handle(endpoint, message, context.clone()));
-                }
-                None => anyhow::bail!("subscription to {} closed", endpoint.subject()),
-            },
-        }
-    }
-    subscriber
-        .stop()
-        .await
-        .with_context(|| format!("cannot unsubscribe from {}", endpoint.subject()))?;
-    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        while let Some(message) = subscriber.next().await {
-            tracker.spawn(handle(endpoint, message, context.clone()));
-        }
-    })
-    .await;
-    if drained.is_err() {
-        warn!(
-            subject = endpoint.subject(),
-            "drain not confirmed in time; stopped anyway"
-        );
-    }
-    info!(subject = endpoint.subject(), "stopped taking requests");
-    Ok(())
-}
 
 /// Handles one message and sends the reply, if the message asked for one.
-async fn handle(endpoint: Endpoint, request: Request, context: Context) {
+pub(super) async fn handle(endpoint: Endpoint, request: Request, context: Context) {
     context.gate.pass().await;
     let payload = &request.message.payload;
     match endpoint {

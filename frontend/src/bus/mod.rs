@@ -6,25 +6,28 @@
 //! out), so a leader failover or a catalog restart costs latency, not an error. Only when the
 //! budget is spent does the caller get [`BusError::Unavailable`] (HTTP 503). Final replies come
 //! back as values or as the other [`BusError`] variants, which `error.rs` maps to statuses.
+//!
+//! `attempt` makes one request and reads its reply; `retry` paces the next one and counts it.
+
+mod attempt;
+mod retry;
 
 use crate::leader::LeaderTracker;
-use async_nats::{Client, Request, RequestErrorKind};
+use async_nats::Client;
+use attempt::Attempt;
 use bazaar_nats::messages::{
-    decode, encode, Order, OrderQuery, Reply, Stock, StockLookup, TradeReceipt, TradeRequest,
+    encode, Order, OrderQuery, Stock, StockLookup, TradeReceipt, TradeRequest,
 };
 use bazaar_nats::subjects::{order_get, order_trade, STOCK_LIST, STOCK_LOOKUP};
 use bazaar_nats::StockName;
 use bytes::Bytes;
+use retry::{count_retry, count_unavailable, log_retry, pause, BACKOFF_MIN};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// First pause between two attempts; doubles up to [`BACKOFF_MAX`].
-const BACKOFF_MIN: Duration = Duration::from_millis(50);
-/// Longest pause between two attempts.
-const BACKOFF_MAX: Duration = Duration::from_millis(500);
 /// How many times in a row a `not_leader` hint is followed without pausing, so two replicas
 /// naming each other cannot make us spin.
 const MAX_IMMEDIATE_REDIRECTS: u32 = 3;
@@ -50,17 +53,6 @@ pub enum BusError {
     /// The service reported a fault, or its reply made no sense.
     #[error("{0}")]
     Internal(String),
-}
-
-/// The outcome of one attempt.
-enum Attempt<T> {
-    /// A reply that ends the call.
-    Done(Result<T, BusError>),
-    /// The replica is not the leader; it names the one it knows, if any.
-    NotLeader(Option<u32>),
-    /// Worth another try (timeout, no responders, `unavailable`): the reason's metric label
-    /// and a sentence saying why.
-    Retry(&'static str, String),
 }
 
 /// The catalog and order clients, with their retry policy.
@@ -248,108 +240,5 @@ impl Bus {
                 Attempt::NotLeader(Some(other))
             }
         }
-    }
-
-    /// One request, bounded by the attempt timeout and what is left of the budget.
-    async fn attempt<T: DeserializeOwned>(
-        &self,
-        subject: String,
-        payload: Bytes,
-        deadline: Instant,
-    ) -> Attempt<T> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        // At least a millisecond, so a spent budget still makes its one attempt.
-        let timeout = self.attempt_timeout.min(left).max(Duration::from_millis(1));
-        let request = Request::new().payload(payload).timeout(Some(timeout));
-        let message = match self.client.send_request(subject.clone(), request).await {
-            Ok(message) => message,
-            Err(e) => {
-                return match e.kind() {
-                    RequestErrorKind::TimedOut => {
-                        Attempt::Retry("timeout", "request timed out".to_string())
-                    }
-                    RequestErrorKind::NoResponders => {
-                        Attempt::Retry("no_responders", "no responders".to_string())
-                    }
-                    RequestErrorKind::InvalidSubject | RequestErrorKind::MaxPayloadExceeded => {
-                        Attempt::Done(Err(BusError::Internal(format!(
-                            "NATS refused the request: {e}"
-                        ))))
-                    }
-                    RequestErrorKind::Other => {
-                        Attempt::Retry("error", format!("request failed: {e}"))
-                    }
-                };
-            }
-        };
-        match decode::<Reply<T>>(&message.payload) {
-            Ok(Reply::Ok { data }) => Attempt::Done(Ok(data)),
-            Ok(Reply::NotFound { message }) => Attempt::Done(Err(BusError::NotFound(message))),
-            Ok(Reply::Rejected { message }) => Attempt::Done(Err(BusError::Rejected(message))),
-            Ok(Reply::KeyReused { message }) => Attempt::Done(Err(BusError::KeyReused(message))),
-            Ok(Reply::Invalid { message }) => Attempt::Done(Err(BusError::Invalid(message))),
-            Ok(Reply::NotLeader { leader }) => Attempt::NotLeader(leader),
-            Ok(Reply::Unavailable { message }) => Attempt::Retry("unavailable", message),
-            Ok(Reply::Error { message }) => Attempt::Done(Err(BusError::Internal(format!(
-                "{subject} answered an error: {message}"
-            )))),
-            Err(e) => Attempt::Done(Err(BusError::Internal(format!(
-                "unreadable reply to {subject}: {e}"
-            )))),
-        }
-    }
-}
-
-/// The first retry of a call is a warning (a failover or restart is under way); later ones are
-/// debug, so an outage does not flood the log. Giving up is a warning too.
-fn log_retry(attempts: u32, service: &str, why: &str) {
-    if attempts == 1 {
-        tracing::warn!(service, reason = %why, "retrying request");
-    } else {
-        tracing::debug!(service, reason = %why, attempts, "retrying request");
-    }
-}
-
-/// Counts one retry of a call to `service` (`catalog` or `order`) by its reason's label.
-fn count_retry(service: &'static str, reason: &'static str) {
-    metrics::counter!("bazaar_frontend_retries_total", "service" => service, "reason" => reason)
-        .increment(1);
-}
-
-/// Counts one call that spent its retry budget (answered 503), by the last reason it retried.
-fn count_unavailable(service: &'static str, reason: &'static str) {
-    metrics::counter!("bazaar_frontend_unavailable_total", "service" => service, "reason" => reason)
-        .increment(1);
-}
-
-/// Sleeps for `backoff` (then doubles it up to [`BACKOFF_MAX`]) if that still leaves time before
-/// `deadline` for another attempt; returns whether to try again.
-async fn pause(backoff: &mut Duration, deadline: Instant) -> bool {
-    let now = Instant::now();
-    if now + *backoff >= deadline {
-        return false;
-    }
-    tokio::time::sleep(*backoff).await;
-    *backoff = (*backoff * 2).min(BACKOFF_MAX);
-    true
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn pause_backs_off_exponentially_and_stops_at_the_deadline() {
-        let start = Instant::now();
-        let deadline = start + Duration::from_millis(1000);
-        let mut backoff = BACKOFF_MIN;
-        let mut sleeps = Vec::new();
-        while pause(&mut backoff, deadline).await {
-            sleeps.push(Instant::now());
-        }
-        // 50 + 100 + 200 + 400 = 750 ms; the next 500 ms pause would cross the deadline.
-        assert_eq!(sleeps.len(), 4);
-        assert!(Instant::now() - start < Duration::from_millis(1000));
-        assert_eq!(backoff, BACKOFF_MAX);
     }
 }
