@@ -12,7 +12,7 @@ use crate::store::{Digest, OrderStore};
 use async_nats::service::{endpoint::Endpoint, Request};
 use bazaar_nats::fault::FaultGate;
 use bazaar_nats::messages::{
-    decode, Order, OrderQuery, ReplicaDigest, Reply, TradeReceipt, TradeRequest,
+    decode, DecodeError, Order, OrderQuery, ReplicaDigest, Reply, TradeReceipt, TradeRequest,
 };
 use bazaar_nats::micro::{self, ErrorReplies, Micro};
 use bazaar_nats::subjects::{order_digest, order_get, order_trade, SERVICE_ORDER};
@@ -239,7 +239,8 @@ impl Handlers {
     }
 }
 
-fn invalid<T>(message: &async_nats::Message, error: String) -> Reply<T> {
+/// Logs a request that does not parse and answers it `invalid`, with what was wrong.
+fn invalid<T>(message: &async_nats::Message, error: DecodeError) -> Reply<T> {
     let shown = &message.payload[..message.payload.len().min(200)];
     tracing::warn!(
         subject = %message.subject,
@@ -247,5 +248,5 @@ fn invalid<T>(message: &async_nats::Message, error: String) -> Reply<T> {
         %error,
         "bad request on NATS"
     );
-    Reply::invalid(error)
+    Reply::invalid(error.to_string())
 }
