@@ -61,13 +61,20 @@ pub enum AuthError {
     /// A password without a user.
     #[error("a NATS password needs --nats-user")]
     NoUser,
-    /// The password file cannot be read, or is empty.
-    #[error("cannot read the NATS password from {path}: {reason}")]
-    PasswordFile {
+    /// The password file cannot be read.
+    #[error("cannot read the NATS password from {path}: {source}")]
+    PasswordUnreadable {
         /// The file named by `--nats-password-file`.
         path: PathBuf,
-        /// What went wrong.
-        reason: String,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The password file's first line is empty.
+    #[error("cannot read the NATS password from {path}: the file is empty")]
+    PasswordEmpty {
+        /// The file named by `--nats-password-file`.
+        path: PathBuf,
     },
 }
 
@@ -151,14 +158,15 @@ impl fmt::Debug for NatsAuth {
 
 /// The first line of `path`, without its line end.
 fn read_password_file(path: &std::path::Path) -> Result<String, AuthError> {
-    let failed = |reason: String| AuthError::PasswordFile {
+    let text = std::fs::read_to_string(path).map_err(|source| AuthError::PasswordUnreadable {
         path: path.to_path_buf(),
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| failed(e.to_string()))?;
+        source,
+    })?;
     let password = text.lines().next().unwrap_or("").to_string();
     if password.is_empty() {
-        return Err(failed("the file is empty".into()));
+        return Err(AuthError::PasswordEmpty {
+            path: path.to_path_buf(),
+        });
     }
     Ok(password)
 }

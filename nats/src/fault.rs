@@ -8,7 +8,9 @@
 //! without draining, as kill -9 would. Every request is answered before its fault takes effect.
 //! The admin listener itself is never paused, so a frozen replica can still be crashed.
 
-use crate::messages::admin::{fault_duration, AdminReply, DelayFault, PauseFault};
+use crate::messages::admin::{
+    fault_duration, AdminReply, DelayFault, DurationOutOfRange, PauseFault,
+};
 use crate::subjects;
 use futures::StreamExt as _;
 use serde::de::DeserializeOwned;
@@ -201,6 +203,20 @@ async fn handle(
     }
 }
 
+/// Why an admin request was refused; its text is the reply's `error`, for the operator.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    /// A subject that takes no body got one.
+    #[error("this subject takes an empty body")]
+    NotEmpty,
+    /// The body is not the JSON the subject takes.
+    #[error("malformed request: {0}")]
+    Malformed(#[from] serde_json::Error),
+    /// A duration is out of range.
+    #[error(transparent)]
+    OutOfRange(#[from] DurationOutOfRange),
+}
+
 /// The reply and the action for one request; pure, so the rules are testable without a bus.
 fn decide(command: Command, payload: &[u8], leading: bool) -> (AdminReply, Action) {
     let result = match command {
@@ -216,7 +232,7 @@ fn decide(command: Command, payload: &[u8], leading: bool) -> (AdminReply, Actio
         }),
         Command::Crash => empty(payload).map(|()| (AdminReply::ok(), Action::Crash)),
         Command::Pause => parse::<PauseFault>(payload)
-            .and_then(|p| fault_duration("ms", p.ms, 1))
+            .and_then(|p| Ok(fault_duration("ms", p.ms, 1)?))
             .map(|d| (AdminReply::ok(), Action::Pause(d))),
         Command::Delay => parse::<DelayFault>(payload).and_then(|d| {
             let delay = fault_duration("ms", d.ms, 0)?;
@@ -224,19 +240,19 @@ fn decide(command: Command, payload: &[u8], leading: bool) -> (AdminReply, Actio
             Ok((AdminReply::ok(), Action::Delay(delay, lasting)))
         }),
     };
-    result.unwrap_or_else(|error| (AdminReply::error(error), Action::Nothing))
+    result.unwrap_or_else(|refusal| (AdminReply::error(refusal.to_string()), Action::Nothing))
 }
 
-fn empty(payload: &[u8]) -> Result<(), String> {
+fn empty(payload: &[u8]) -> Result<(), Refusal> {
     let text = String::from_utf8_lossy(payload);
     match text.trim() {
         "" | "{}" => Ok(()),
-        _ => Err("this subject takes an empty body".into()),
+        _ => Err(Refusal::NotEmpty),
     }
 }
 
-fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, String> {
-    serde_json::from_slice(payload).map_err(|e| format!("malformed request: {e}"))
+fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, Refusal> {
+    Ok(serde_json::from_slice(payload)?)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! - [`subjects`] - subject, stream, bucket and key names.
 //! - [`domain`] - validated values that travel on the bus (stock names, quantities, sides).
 //! - [`messages`] - the serde payloads and the reply envelope every request-reply uses.
+//! - [`order_log`] - the order log's wire format: its headers and message ids.
 //! - [`micro`] - registration with the NATS service protocol (`nats micro ...`).
 //! - [`fault`] - the operator's fault injection (`admin.>`), when a service enables it.
 //! - [`lease`] - the order leader's lease value, written and read by one rule.
@@ -30,6 +31,7 @@ pub mod lease;
 pub mod messages;
 pub mod metrics;
 pub mod micro;
+pub mod order_log;
 pub mod runtime;
 pub mod setup;
 pub mod subjects;

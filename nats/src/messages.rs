@@ -141,12 +141,22 @@ pub fn encode<T: Serialize>(value: &T) -> bytes::Bytes {
     }
 }
 
-/// Parses a bus payload, with a message that names what was wrong.
+/// A bus payload that does not parse as the type wanted. Its text names what was wrong and is
+/// fit for an `invalid` reply or a log line.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed payload: {source}")]
+pub struct DecodeError {
+    /// What serde found wrong.
+    #[from]
+    source: serde_json::Error,
+}
+
+/// Parses a bus payload.
 ///
 /// # Errors
-/// The serde error, as text fit for an `invalid` reply or a log line.
-pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, String> {
-    serde_json::from_slice(payload).map_err(|e| format!("malformed payload: {e}"))
+/// [`DecodeError`] when the payload is not JSON of the type wanted (or breaks one of its rules).
+pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
+    Ok(serde_json::from_slice(payload)?)
 }
 
 /// Request on [`crate::subjects::STOCK_LOOKUP`].
@@ -259,7 +269,7 @@ pub struct Invalidation {
 pub struct OrderRecord {
     /// The transaction number.
     pub number: u64,
-    /// The trade's idempotency key (also the message's `Nats-Msg-Id`).
+    /// The trade's idempotency key.
     pub key: IdempotencyKey,
     /// The stock traded.
     pub name: StockName,
@@ -270,7 +280,7 @@ pub struct OrderRecord {
     pub quantity: Quantity,
     /// The stock's version right after the catalog applied this trade: together with the name
     /// it identifies the one application the order records, so a key reused after the
-    /// catalog's retention is told apart from a retry. 0 in records written before it was kept.
+    /// catalog's retention is told apart from a retry. 0 when the record does not carry it.
     #[serde(default)]
     pub version: u64,
 }
@@ -364,7 +374,7 @@ mod tests {
         let err =
             decode::<TradeRequest>(br#"{"key":"k1","name":"FishCo","type":"sell","quantity":0}"#)
                 .unwrap_err();
-        assert!(err.contains("quantity"), "{err}");
+        assert!(err.to_string().contains("quantity"), "{err}");
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub enum MetricsError {
         /// The address asked for.
         address: SocketAddr,
         /// What the OS said.
+        #[source]
         source: std::io::Error,
     },
 }

@@ -8,7 +8,8 @@
 //! creates them and the services only ever find them.
 
 use crate::subjects::{LEADER_BUCKET, ORDERS_NEW, ORDERS_STREAM, ORDERS_TERM};
-use async_nats::jetstream::{self, context::GetStreamErrorKind, kv, stream};
+use async_nats::jetstream::context::{GetStreamError, GetStreamErrorKind, KeyValueError};
+use async_nats::jetstream::{self, kv, stream};
 use std::time::Duration;
 
 /// How long a leader's lease lasts without renewal. The KV bucket expires the key this long after
@@ -21,37 +22,45 @@ pub const ORDERS_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 /// Error from setting up a stream or bucket.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    /// The order stream could not be found or created.
+    /// The order stream could not be looked up (JetStream refused or did not answer).
     #[error("cannot set up the {ORDERS_STREAM} stream: {0}")]
-    Stream(String),
-    /// The leader bucket could not be found or created.
+    Stream(#[source] GetStreamError),
+    /// The leader bucket's stream could not be looked up.
     #[error("cannot set up the {LEADER_BUCKET} bucket: {0}")]
-    Bucket(String),
+    BucketStream(#[source] GetStreamError),
+    /// The leader bucket exists but could not be opened.
+    #[error("cannot set up the {LEADER_BUCKET} bucket: {0}")]
+    Bucket(#[source] KeyValueError),
     /// The object does not exist and creating (or updating) it failed: on a bus with
     /// authentication only the operator may, so the setup step has not run.
     #[error(
-        "{what}: {reason}; where the bus has authentication on, only the operator may create or \
-         update it: run the setup step (`bazaar-setup` as the operator) first"
+        "{what} does not exist and creating it failed: {source}; where the bus has \
+         authentication on, only the operator may create or update it: run the setup step \
+         (`bazaar-setup` as the operator) first"
     )]
     NeedsSetup {
-        /// What could not be made, e.g. "the ORDERS stream does not exist".
+        /// What could not be made, e.g. "the ORDERS stream".
         what: String,
-        /// The broker's or the client's error.
-        reason: String,
+        /// The broker's or the client's answer to the create.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
 /// `object` is missing and could not be made.
-fn missing(object: &str, create_error: &dyn std::fmt::Display) -> SetupError {
+fn missing(
+    object: String,
+    create_error: impl std::error::Error + Send + Sync + 'static,
+) -> SetupError {
     SetupError::NeedsSetup {
-        what: format!("{object} does not exist and creating it failed"),
-        reason: create_error.to_string(),
+        what: object,
+        source: Box::new(create_error),
     }
 }
 
 /// Whether `error` is the broker saying the stream does not exist (as opposed to a timeout or
 /// a refused request, after which creating it would be a guess).
-fn is_not_found(error: &jetstream::context::GetStreamError) -> bool {
+fn is_not_found(error: &GetStreamError) -> bool {
     matches!(
         error.kind(),
         GetStreamErrorKind::JetStream(e) if e.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
@@ -95,7 +104,7 @@ pub async fn ensure_orders_stream(
     let found = match js.get_stream(ORDERS_STREAM).await {
         Ok(found) => found,
         Err(e) if is_not_found(&e) => create_orders_stream(js, config).await?,
-        Err(e) => return Err(SetupError::Stream(e.to_string())),
+        Err(e) => return Err(SetupError::Stream(e)),
     };
     Ok(found)
 }
@@ -111,7 +120,7 @@ async fn create_orders_stream(
         Err(create_error) => js
             .get_stream(ORDERS_STREAM)
             .await
-            .map_err(|_| missing(&format!("the {ORDERS_STREAM} stream"), &create_error)),
+            .map_err(|_| missing(format!("the {ORDERS_STREAM} stream"), create_error)),
     }
 }
 
@@ -120,7 +129,8 @@ async fn create_orders_stream(
 ///
 /// # Errors
 /// [`SetupError::NeedsSetup`] when the bucket is missing and this client may not create it;
-/// [`SetupError::Bucket`] when JetStream refuses or does not answer.
+/// [`SetupError::BucketStream`] or [`SetupError::Bucket`] when JetStream refuses or does not
+/// answer.
 pub async fn ensure_leader_bucket(
     js: &jetstream::Context,
     replication: Replication,
@@ -131,10 +141,10 @@ pub async fn ensure_leader_bucket(
             return js
                 .get_key_value(LEADER_BUCKET)
                 .await
-                .map_err(|e| SetupError::Bucket(e.to_string()))
+                .map_err(SetupError::Bucket)
         }
         Err(e) if is_not_found(&e) => {}
-        Err(e) => return Err(SetupError::Bucket(e.to_string())),
+        Err(e) => return Err(SetupError::BucketStream(e)),
     }
     // A concurrent creator may win the race; the get below then finds its bucket.
     let created = js
@@ -154,6 +164,6 @@ pub async fn ensure_leader_bucket(
         Err(create_error) => js
             .get_key_value(LEADER_BUCKET)
             .await
-            .map_err(|_| missing(&format!("the {LEADER_BUCKET} bucket"), &create_error)),
+            .map_err(|_| missing(format!("the {LEADER_BUCKET} bucket"), create_error)),
     }
 }

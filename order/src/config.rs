@@ -63,17 +63,33 @@ impl Config {
     /// Checks what clap cannot.
     ///
     /// # Errors
-    /// A sentence naming the bad flag.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`ConfigError`], naming the bad flag.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.id == 0 || self.id > self.replicas {
-            return Err(format!(
-                "--id must be between 1 and --replicas ({}), got {}",
-                self.replicas, self.id
-            ));
+            return Err(ConfigError::IdOutOfRange {
+                id: self.id,
+                replicas: self.replicas,
+            });
         }
         if self.js_timeout_ms == 0 {
-            return Err("--js-timeout-ms must be at least 1".into());
+            return Err(ConfigError::NoJsTimeout);
         }
         Ok(())
     }
+}
+
+/// A combination of flags the replica cannot run with; the text names the flag to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `--id` is not one of the deployment's replica ids.
+    #[error("--id must be between 1 and --replicas ({replicas}), got {id}")]
+    IdOutOfRange {
+        /// The id given.
+        id: u32,
+        /// How many replicas the deployment runs.
+        replicas: u32,
+    },
+    /// `--js-timeout-ms` is 0, which would fail every JetStream call at once.
+    #[error("--js-timeout-ms must be at least 1")]
+    NoJsTimeout,
 }

@@ -7,14 +7,14 @@
 
 use crate::catalog_client::CatalogClient;
 use crate::election::Lease;
-use crate::sequencer::{Appended, Sequencer};
+use crate::sequencer::{Sequencer, TradeOutcome};
 use crate::store::{Digest, OrderStore};
-use async_nats::service::{endpoint::Endpoint, Request};
+use async_nats::service::{endpoint, Request};
 use bazaar_nats::fault::FaultGate;
 use bazaar_nats::messages::{
-    decode, Order, OrderQuery, ReplicaDigest, Reply, TradeReceipt, TradeRequest,
+    decode, DecodeError, Order, OrderQuery, ReplicaDigest, Reply, TradeReceipt, TradeRequest,
 };
-use bazaar_nats::micro::{self, ErrorReplies, Micro};
+use bazaar_nats::micro::{self, ErrorReplies, Micro, MicroError};
 use bazaar_nats::subjects::{order_digest, order_get, order_trade, SERVICE_ORDER};
 use futures::StreamExt;
 use serde::Serialize;
@@ -24,15 +24,40 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+/// Which of the replica's subjects a request came on.
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    Trade,
+    Get,
+    Digest,
+}
+
 /// How long the leader waits for an order it logged to reach its own store.
 const STORE_WAIT: Duration = Duration::from_secs(2);
+
+/// Why the replica's subjects could not be served: it must not campaign without them.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscribeError {
+    /// The micro service could not be registered.
+    #[error(transparent)]
+    Service(#[from] MicroError),
+    /// One endpoint could not be added.
+    #[error("cannot add the {endpoint} endpoint: {source}")]
+    Endpoint {
+        /// The endpoint's name.
+        endpoint: &'static str,
+        /// What the library said.
+        #[source]
+        source: async_nats::Error,
+    },
+}
 
 /// The replica's micro service and its endpoints, made before it may campaign.
 pub struct Subscriptions {
     micro: Micro,
-    trades: Endpoint,
-    gets: Endpoint,
-    digests: Endpoint,
+    trades: endpoint::Endpoint,
+    gets: endpoint::Endpoint,
+    digests: endpoint::Endpoint,
 }
 
 impl std::fmt::Debug for Subscriptions {
@@ -68,8 +93,8 @@ impl Handlers {
     /// Registers this replica's micro service instance and subscribes to its subjects.
     ///
     /// # Errors
-    /// When the service or an endpoint cannot be registered.
-    pub async fn subscribe(&mut self) -> anyhow::Result<Subscriptions> {
+    /// [`SubscribeError`] when the service or an endpoint cannot be registered.
+    pub async fn subscribe(&mut self) -> Result<Subscriptions, SubscribeError> {
         let id = self.lease.id();
         let metadata = [("replica".to_string(), id.to_string())].into();
         let micro = micro::start(
@@ -82,13 +107,13 @@ impl Handlers {
         )
         .await?;
         self.errors = micro.errors.clone();
-        let add = |name: &'static str, subject: String| {
-            let builder = micro.service.endpoint_builder().name(name);
+        let add = |endpoint: &'static str, subject: String| {
+            let builder = micro.service.endpoint_builder().name(endpoint);
             async move {
                 builder
                     .add(subject)
                     .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))
+                    .map_err(|source| SubscribeError::Endpoint { endpoint, source })
             }
         };
         let trades = add("trade", order_trade(id)).await?;
@@ -102,15 +127,9 @@ impl Handlers {
         })
     }
 
-    /// Serves the subscriptions until `stop`; returns once every subscription is closed.
-    ///
-    /// # Errors
-    /// Never, today; the type leaves room for failures worth reporting.
-    pub async fn serve(
-        self,
-        subscriptions: Subscriptions,
-        stop: CancellationToken,
-    ) -> anyhow::Result<()> {
+    /// Serves the subscriptions until `stop`; returns once every subscription is closed. Each
+    /// request is answered on a task of its own, so a slow catalog holds up no other request.
+    pub async fn serve(self, subscriptions: Subscriptions, stop: CancellationToken) {
         let Subscriptions {
             micro,
             mut trades,
@@ -122,9 +141,9 @@ impl Handlers {
             self.gate.pass().await;
             tokio::select! {
                 () = stop.cancelled() => break,
-                Some(r) = trades.next() => { let h = self.clone(); tokio::spawn(async move { let m = &r.message; let reply = h.trade(m).await; h.respond(&r, "trade", &reply).await; }.in_current_span()); }
-                Some(r) = gets.next() => { let h = self.clone(); tokio::spawn(async move { let m = &r.message; let reply = h.get(m).await; h.respond(&r, "get", &reply).await; }.in_current_span()); }
-                Some(r) = digests.next() => { let h = self.clone(); tokio::spawn(async move { let reply = h.digest().await; h.respond(&r, "digest", &reply).await; }.in_current_span()); }
+                Some(r) = trades.next() => self.spawn_answer(r, Endpoint::Trade),
+                Some(r) = gets.next() => self.spawn_answer(r, Endpoint::Get),
+                Some(r) = digests.next() => self.spawn_answer(r, Endpoint::Digest),
                 else => break,
             }
         }
@@ -132,7 +151,29 @@ impl Handlers {
         let _ = gets.stop().await;
         let _ = digests.stop().await;
         let _ = micro.service.stop().await;
-        Ok(())
+    }
+
+    /// Answers `request` on `endpoint` on a task of its own.
+    fn spawn_answer(&self, request: Request, endpoint: Endpoint) {
+        let handlers = self.clone();
+        let answer = async move {
+            let message = &request.message;
+            match endpoint {
+                Endpoint::Trade => {
+                    let reply = handlers.trade(message).await;
+                    handlers.respond(&request, "trade", &reply).await;
+                }
+                Endpoint::Get => {
+                    let reply = handlers.get(message).await;
+                    handlers.respond(&request, "get", &reply).await;
+                }
+                Endpoint::Digest => {
+                    let reply = handlers.digest().await;
+                    handlers.respond(&request, "digest", &reply).await;
+                }
+            }
+        };
+        tokio::spawn(answer.in_current_span());
     }
 
     async fn respond<T: Serialize>(&self, request: &Request, endpoint: &str, reply: &Reply<T>) {
@@ -172,16 +213,16 @@ impl Handlers {
                 Reply::NotLeader { .. } => return Reply::unavailable("catalog answered oddly"),
             };
             match self.sequencer.append(trade, version).await {
-                Appended::Logged(number) => {
+                TradeOutcome::Logged(number) => {
                     tracing::debug!(number, "trade logged");
                     Reply::ok(TradeReceipt {
                         transaction_number: number,
                     })
                 }
-                Appended::NotLeader => Reply::NotLeader {
+                TradeOutcome::NotLeader => Reply::NotLeader {
                     leader: self.lease.known_leader(),
                 },
-                Appended::Unavailable(why) => Reply::unavailable(why),
+                TradeOutcome::Unavailable(why) => Reply::unavailable(why),
             }
         }
         .instrument(span)
@@ -239,7 +280,8 @@ impl Handlers {
     }
 }
 
-fn invalid<T>(message: &async_nats::Message, error: String) -> Reply<T> {
+/// Logs a request that does not parse and answers it `invalid`, with what was wrong.
+fn invalid<T>(message: &async_nats::Message, error: DecodeError) -> Reply<T> {
     let shown = &message.payload[..message.payload.len().min(200)];
     tracing::warn!(
         subject = %message.subject,
@@ -247,5 +289,5 @@ fn invalid<T>(message: &async_nats::Message, error: String) -> Reply<T> {
         %error,
         "bad request on NATS"
     );
-    Reply::invalid(error)
+    Reply::invalid(error.to_string())
 }

@@ -9,16 +9,14 @@
 //! pipelined and fenced like a leader's. If anything else was appended meanwhile, nothing of
 //! the repair lands and it can be run again.
 
-use crate::log_append;
-use crate::replay;
+use crate::log_append::{self, AppendError, ORDERS_PER_RUN};
+use crate::replay::{self, ReplayError};
 use crate::store::{Digest, OrderStore, StoreError};
 use async_nats::jetstream;
 use bazaar_nats::blocking;
 use bazaar_nats::messages::{OrderRecord, TermStart};
 use std::path::{Path, PathBuf};
 
-/// Most orders appended in one pipelined run.
-const RUN: usize = 512;
 /// The `leader` a repair's term marker names: no replica.
 pub const REPAIR_LEADER: u32 = 0;
 
@@ -36,9 +34,18 @@ pub enum RepairError {
         /// Why.
         source: StoreError,
     },
-    /// The log could not be read or written.
+    /// The log could not be replayed.
     #[error("order log: {0}")]
-    Log(String),
+    Replay(#[from] ReplayError),
+    /// A store (the replayed log's or the source) failed while being read.
+    #[error("cannot read an order store: {0}")]
+    Read(#[from] StoreError),
+    /// A blocking store task failed.
+    #[error("order store task failed: {0}")]
+    StoreTask(#[from] tokio::task::JoinError),
+    /// The source store holds an order that does not parse.
+    #[error("the store holds a corrupt order: {0}")]
+    Corrupt(#[from] serde_json::Error),
     /// The store and the log hold different orders under the same number: the numbers were
     /// handed out again, and re-appending would not restore them as they were.
     #[error("order {number} is {logged} in the log but {stored} in {path}: numbers were reused since; reconcile by hand")]
@@ -52,11 +59,27 @@ pub enum RepairError {
         /// The store.
         path: PathBuf,
     },
-    /// Something was appended to the log while the repair ran: run it again.
+    /// The repair's term marker was not appended (something else was, or the broker failed):
+    /// nothing was appended, run it again.
     #[error(
         "the log moved while repairing ({0}); nothing more was appended: run the repair again"
     )]
-    Moved(String),
+    MarkerRefused(#[source] AppendError),
+    /// A run of orders was not appended whole (something else was, or the broker failed): a
+    /// prefix of the missing orders is in the log, run it again for the rest.
+    #[error(
+        "the log moved while repairing ({source}; {appended} of {missing} orders appended); \
+         nothing more was appended: run the repair again"
+    )]
+    Moved {
+        /// Why the run stopped.
+        #[source]
+        source: AppendError,
+        /// How many of the missing orders are in the log now.
+        appended: u64,
+        /// How many were missing.
+        missing: u64,
+    },
 }
 
 /// What a repair found and did.
@@ -84,17 +107,12 @@ pub async fn repair(
     dry_run: bool,
 ) -> Result<Report, RepairError> {
     let (source, store, stored) = most_complete(stores).await?;
-    let replayed = replay::replay(js, scratch)
-        .await
-        .map_err(|e| log_error(&e))?;
+    let replayed = replay::replay(js, scratch).await?;
     let tail = replayed.last_sequence;
     let log = replayed.store;
     let logged = {
         let log = log.clone();
-        blocking::run(move || log.digest())
-            .await
-            .map_err(|e| log_error(&e))?
-            .map_err(|e| log_error(&e))?
+        blocking::run(move || log.digest()).await??
     };
     let mut report = Report {
         source: source.clone(),
@@ -107,9 +125,7 @@ pub async fn repair(
     }
     {
         let (store, source) = (store.clone(), source.clone());
-        blocking::run(move || check_agreement(&log, &store, logged.count, &source))
-            .await
-            .map_err(|e| log_error(&e))??;
+        blocking::run(move || check_agreement(&log, &store, logged.count, &source)).await??;
     }
     report.appended = append_missing(js, &store, logged.count, stored.count, tail).await?;
     Ok(report)
@@ -130,8 +146,7 @@ async fn most_complete(stores: &[PathBuf]) -> Result<(PathBuf, OrderStore, Diges
                 let digest = store.digest()?;
                 Ok::<_, StoreError>((store, digest))
             })
-            .await
-            .map_err(|e| log_error(&e))?
+            .await?
         };
         let (store, digest) = opened.map_err(store_error)?;
         if best.as_ref().is_none_or(|(_, _, b)| b.count < digest.count) {
@@ -151,8 +166,7 @@ fn check_agreement(
     let Some(last) = logged.checked_sub(1) else {
         return Ok(());
     };
-    let read = |s: &OrderStore| s.record(last).map_err(|e| log_error(&e));
-    let (in_log, in_store) = (read(log)?, read(store)?);
+    let (in_log, in_store) = (log.record(last)?, store.record(last)?);
     let key = |r: &Option<OrderRecord>| {
         r.as_ref()
             .map_or("nothing".to_string(), |r| r.key.to_string())
@@ -184,29 +198,26 @@ async fn append_missing(
     };
     let mut tail = log_append::append_marker(js, &marker, after)
         .await
-        .map_err(|e| RepairError::Moved(e.to_string()))?;
+        .map_err(RepairError::MarkerRefused)?;
     let mut next = from;
     while next < to {
         let raw = {
-            let (store, limit) = (store.clone(), RUN.min((to - next) as usize));
-            blocking::run(move || store.raw_orders(next, limit))
-                .await
-                .map_err(|e| log_error(&e))?
-                .map_err(|e| log_error(&e))?
+            let (store, limit) = (store.clone(), ORDERS_PER_RUN.min((to - next) as usize));
+            blocking::run(move || store.raw_orders(next, limit)).await??
         };
         let records: Vec<OrderRecord> = raw
             .iter()
-            .map(|r| serde_json::from_slice(r).map_err(|e| log_error(&e)))
+            .map(|r| serde_json::from_slice(r))
             .collect::<Result<_, _>>()?;
         let outcome = log_append::append(js, &tail, epoch, &records).await;
         next += outcome.landed as u64;
         tail = outcome.tail;
-        if let Some(e) = outcome.error {
-            return Err(RepairError::Moved(format!(
-                "{e}; {} of {} orders appended",
-                next - from,
-                to - from
-            )));
+        if let Some(source) = outcome.error {
+            return Err(RepairError::Moved {
+                source,
+                appended: next - from,
+                missing: to - from,
+            });
         }
         tracing::info!(
             appended = next - from,
@@ -215,8 +226,4 @@ async fn append_missing(
         );
     }
     Ok(next - from)
-}
-
-fn log_error(e: &dyn std::fmt::Display) -> RepairError {
-    RepairError::Log(e.to_string())
 }

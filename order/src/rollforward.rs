@@ -8,7 +8,7 @@
 
 use crate::catalog_client::CatalogClient;
 use crate::election::Lease;
-use crate::sequencer::{Appended, Sequencer};
+use crate::sequencer::{Sequencer, TradeOutcome};
 use bazaar_nats::messages::Reply;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Trades younger than this may still be on their way through their first leader.
 const MIN_AGE: Duration = Duration::from_secs(3);
-/// Most trades rolled forward per sweep.
-const LIMIT: u32 = 512;
+/// Most trades one sweep asks the catalog for and rolls forward.
+const TRADES_PER_SWEEP: u32 = 512;
 
 /// Runs the sweep while this replica leads, until `stop`.
 pub async fn run(
@@ -36,7 +36,7 @@ pub async fn run(
         if lease.valid_epoch().is_none() {
             continue;
         }
-        let trades = match catalog.pending(MIN_AGE, LIMIT).await {
+        let trades = match catalog.pending(MIN_AGE, TRADES_PER_SWEEP).await {
             Reply::Ok { data } => data,
             other => {
                 tracing::debug!(reply = ?other, "cannot list unlogged trades");
@@ -58,7 +58,7 @@ pub async fn run(
         .await;
         let logged = results
             .iter()
-            .filter(|r| matches!(r, Appended::Logged(_)))
+            .filter(|r| matches!(r, TradeOutcome::Logged(_)))
             .count();
         tracing::info!(logged, "roll-forward done");
     }

@@ -87,7 +87,7 @@ fn decode_logged<T: DeserializeOwned>(subject: &str, payload: &[u8]) -> Result<T
             error = %message,
             "malformed payload"
         );
-        message
+        message.to_string()
     })
 }
 

@@ -70,16 +70,30 @@ impl AdminReply {
     }
 }
 
-/// Checks a millisecond figure against `min..=`[`MAX_FAULT_MS`], naming the field when it is out
-/// of range.
+/// A millisecond figure of an admin request outside what the service accepts; the text names
+/// the field for the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} must be between {min} and {MAX_FAULT_MS}, not {value}")]
+pub struct DurationOutOfRange {
+    /// The request's field, e.g. `ms`.
+    pub field: &'static str,
+    /// The figure given.
+    pub value: u64,
+    /// The least the field accepts.
+    pub min: u64,
+}
+
+/// Checks a millisecond figure against `min..=`[`MAX_FAULT_MS`].
 ///
 /// # Errors
-/// A message for the operator when `value` is out of range.
-pub fn fault_duration(field: &str, value: u64, min: u64) -> Result<Duration, String> {
+/// [`DurationOutOfRange`], naming `field`, when `value` is out of range.
+pub fn fault_duration(
+    field: &'static str,
+    value: u64,
+    min: u64,
+) -> Result<Duration, DurationOutOfRange> {
     if value < min || value > MAX_FAULT_MS {
-        return Err(format!(
-            "{field} must be between {min} and {MAX_FAULT_MS}, not {value}"
-        ));
+        return Err(DurationOutOfRange { field, value, min });
     }
     Ok(Duration::from_millis(value))
 }
@@ -113,6 +127,7 @@ mod tests {
         assert!(fault_duration("ms", 0, 1).is_err());
         assert!(fault_duration("ms", MAX_FAULT_MS + 1, 0)
             .unwrap_err()
+            .to_string()
             .contains("ms must be between"));
     }
 

@@ -8,12 +8,18 @@
 //! Any consumer error (nats-server restarting, a missed heartbeat) ends the consumer; it is
 //! made again from the store's sequence.
 
+mod backoff;
+mod error;
 mod flush;
 mod resume;
+
+pub use error::FollowError;
+pub use resume::ResumeError;
 
 use crate::hold::Hold;
 use crate::store::{Commit, Digest, LogEntry, OrderStore};
 use async_nats::jetstream::{self, consumer};
+use backoff::Backoff;
 use bazaar_nats::subjects::{ORDERS_ALL, ORDERS_STREAM};
 use flush::Flush;
 use futures::StreamExt;
@@ -21,41 +27,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-/// Most log messages applied in one redb transaction.
-const MAX_BATCH: usize = 2048;
-/// First pause before re-creating a consumer that could not be made; doubles up to
-/// [`BACKOFF_MAX`].
-const BACKOFF_MIN: Duration = Duration::from_millis(50);
-/// Longest pause between two attempts to make a consumer.
-const BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// Most log messages applied to a store in one redb transaction, by the follower and by the
+/// replay of the whole log.
+pub(crate) const LOG_MESSAGES_PER_STORE_WRITE: usize = 2048;
 /// With no message for this long, compare the store with the stream: a consumer that silently
-/// stopped delivering (seen after broker restarts) is made again.
+/// stops delivering (which a broker restart can cause) is made again.
 const STALL_CHECK: Duration = Duration::from_secs(2);
-
-/// The pause before the next attempt to make a consumer.
-#[derive(Debug, Clone, Copy)]
-struct Backoff {
-    next: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self { next: BACKOFF_MIN }
-    }
-}
-
-impl Backoff {
-    /// The pause after an attempt that failed; `consumer_made` says whether it got as far as a
-    /// consumer, which makes the pause start small again.
-    fn after_failure(&mut self, consumer_made: bool) -> Duration {
-        if consumer_made {
-            self.next = BACKOFF_MIN;
-        }
-        let pause = self.next;
-        self.next = (self.next * 2).min(BACKOFF_MAX);
-        pause
-    }
-}
 
 /// Follows the order log into the store and publishes how far the store got.
 #[derive(Debug)]
@@ -127,7 +104,7 @@ impl LogFollower {
         &mut self,
         stop: &CancellationToken,
         consumer_made: &mut bool,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), FollowError> {
         let digest = *self.stored.borrow();
         let stream = self.js.get_stream(ORDERS_STREAM).await?;
         let tail = stream.cached_info().state.last_sequence;
@@ -135,7 +112,7 @@ impl LogFollower {
             resume::set_aside(&self.store, &self.hold, digest, tail, &mismatch).await?;
             self.flush.flushed();
             self.stored.send_replace(Digest::default());
-            anyhow::bail!("store set aside; replaying the log from the start");
+            return Err(FollowError::SetAside);
         }
         let consumer = stream
             .create_consumer(consumer::pull::OrderedConfig {
@@ -148,7 +125,10 @@ impl LogFollower {
             .await?;
         *consumer_made = true;
         tracing::debug!(start = digest.sequence + 1, "following the order log");
-        let mut batches = consumer.messages().await?.ready_chunks(MAX_BATCH);
+        let mut batches = consumer
+            .messages()
+            .await?
+            .ready_chunks(LOG_MESSAGES_PER_STORE_WRITE);
         let mut reconnects = self.reconnects.clone();
         // The last time a message came or the stall check found the store at the stream's end.
         let mut quiet_since = Instant::now();
@@ -156,7 +136,7 @@ impl LogFollower {
             let wait = self.wait_before_idle(quiet_since);
             let batch = tokio::select! {
                 () = stop.cancelled() => return Ok(()),
-                _ = reconnects.changed() => anyhow::bail!("reconnected to NATS"),
+                _ = reconnects.changed() => return Err(FollowError::Reconnected),
                 b = tokio::time::timeout(wait, batches.next()) => b,
             };
             match batch {
@@ -165,7 +145,7 @@ impl LogFollower {
                     quiet_since = Instant::now();
                     self.apply(batch).await?;
                 }
-                Ok(None) => anyhow::bail!("order log consumer closed"),
+                Ok(None) => return Err(FollowError::ConsumerClosed),
                 Err(_idle) => {
                     if self.on_idle(quiet_since).await? {
                         quiet_since = Instant::now();
@@ -189,7 +169,7 @@ impl LogFollower {
     /// No message for a while: make lazy commits durable when due, and once the log has been
     /// quiet for [`STALL_CHECK`], check the consumer has not silently stopped. Returns whether
     /// that check was made (and passed).
-    async fn on_idle(&mut self, quiet_since: Instant) -> anyhow::Result<bool> {
+    async fn on_idle(&mut self, quiet_since: Instant) -> Result<bool, FollowError> {
         if self.flush.due().is_some_and(|due| due <= Instant::now()) {
             self.make_durable().await;
         }
@@ -199,7 +179,7 @@ impl LogFollower {
         let stream = self.js.get_stream(ORDERS_STREAM).await?;
         let last = stream.cached_info().state.last_sequence;
         if last > self.stored.borrow().sequence {
-            anyhow::bail!("consumer stalled behind the stream (last {last})");
+            return Err(FollowError::Stalled { last });
         }
         Ok(true)
     }
@@ -208,7 +188,7 @@ impl LogFollower {
     async fn apply(
         &mut self,
         batch: Vec<Result<jetstream::Message, jetstream::consumer::pull::OrderedError>>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), FollowError> {
         let mut entries = Vec::with_capacity(batch.len());
         let mut failure = None;
         for item in batch {
@@ -216,7 +196,7 @@ impl LogFollower {
                 Ok(message) => {
                     let sequence = message
                         .info()
-                        .map_err(|e| anyhow::anyhow!(e))?
+                        .map_err(FollowError::MessageInfo)?
                         .stream_sequence;
                     entries.push(LogEntry::decode(
                         message.subject.as_str(),
@@ -241,7 +221,7 @@ impl LogFollower {
     }
 
     /// Writes entries into the store and publishes the new digest.
-    async fn store_entries(&mut self, entries: Vec<LogEntry>) -> anyhow::Result<()> {
+    async fn store_entries(&mut self, entries: Vec<LogEntry>) -> Result<(), FollowError> {
         let commit = self.flush.commit_for(entries.len() as u64, Instant::now());
         let store = self.store.clone();
         let appended = bazaar_nats::blocking::run(move || store.append(&entries, commit)).await??;
@@ -280,21 +260,5 @@ impl LogFollower {
             Ok(Err(e)) => tracing::warn!(error = %e, "cannot make the order store durable"),
             Err(e) => tracing::warn!(error = %e, "order store flush task failed"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_pause_doubles_while_no_consumer_is_made_and_starts_small_once_one_was() {
-        let mut backoff = Backoff::default();
-        let failing: Vec<u128> = (0..6)
-            .map(|_| backoff.after_failure(false).as_millis())
-            .collect();
-        assert_eq!(failing, vec![50, 100, 200, 400, 800, 1000]);
-        assert_eq!(backoff.after_failure(true), BACKOFF_MIN);
-        assert_eq!(backoff.after_failure(false), 2 * BACKOFF_MIN);
     }
 }

@@ -5,7 +5,8 @@
 
 use crate::hold::{Hold, HoldRecord};
 use crate::store::{Digest, OrderStore};
-use async_nats::jetstream::stream::{RawMessageErrorKind, Stream};
+use async_nats::jetstream::stream::{RawMessageError, RawMessageErrorKind, Stream};
+use bazaar_nats::order_log::MESSAGE_ID_HEADER;
 use std::path::PathBuf;
 
 /// How the store fails to mirror the log.
@@ -37,14 +38,15 @@ impl Mismatch {
 
 /// Why the check could not be made; retried, never acted on.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum ResumeError {
+pub enum ResumeError {
     /// The stream message at the store's sequence could not be read.
-    #[error("cannot read stream message {sequence}: {reason}")]
+    #[error("cannot read stream message {sequence}: {source}")]
     Unreadable {
         /// The sequence.
         sequence: u64,
-        /// Why.
-        reason: String,
+        /// What the broker or the client said.
+        #[source]
+        source: RawMessageError,
     },
     /// The store failed.
     #[error(transparent)]
@@ -77,13 +79,13 @@ pub(crate) async fn check(
     let log_id = match stream.get_raw_message(digest.sequence).await {
         Ok(message) => message
             .headers
-            .get("Nats-Msg-Id")
+            .get(MESSAGE_ID_HEADER)
             .map(|v| v.as_str().to_string()),
         Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => None,
         Err(e) => {
             return Err(ResumeError::Unreadable {
                 sequence: digest.sequence,
-                reason: e.to_string(),
+                source: e,
             })
         }
     };

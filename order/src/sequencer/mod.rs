@@ -9,8 +9,8 @@
 //!   (which held the whole log when the term started), so a retried trade gets its first number
 //!   back; number the new ones from the term's next number;
 //! - **append**: one pipelined, fenced run;
-//! - **settle**: answer the callers of what landed, keep what did not for another attempt, and
-//!   confirm the logged keys to the catalog.
+//! - **settle** ([`settle`]): answer the callers of what landed, keep what did not for another
+//!   attempt, and confirm the logged keys to the catalog.
 //!
 //! A term begins ([`term`]) when the lease is won: the task appends a `TermStart` marker fenced
 //! on the stream's tail, which fences every earlier leader (their next append expects a message
@@ -18,17 +18,16 @@
 //! term again and retries the failed trades; after a few rounds it tells the caller to retry.
 
 mod plan;
+mod settle;
 mod term;
 
 pub use term::TermError;
 
 use crate::election::Lease;
-use crate::log_append::{self, AppendError, Outcome};
-use crate::store::{Digest, Logged, OrderStore};
+use crate::log_append::{self, RunOutcome, ORDERS_PER_RUN};
+use crate::store::{Digest, Logged, OrderStore, StoreError};
 use async_nats::jetstream;
-use bazaar_nats::messages::{encode, ConfirmLogged, OrderRecord, TradeRequest};
-use bazaar_nats::subjects::TRADES_CONFIRM;
-use bazaar_nats::IdempotencyKey;
+use bazaar_nats::messages::TradeRequest;
 use plan::{Plan, Waiting};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,25 +36,34 @@ use term::Term;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-/// Most trades numbered and appended in one run.
-pub const MAX_BATCH: usize = 512;
-/// Rounds an append may fail before the caller is told to retry.
-const MAX_ATTEMPTS: u32 = 3;
-/// Above this many remembered keys, those the store already holds are forgotten.
-const RECENT_PRUNE_AT: usize = 50_000;
+/// Trades waiting to be offered to the sequencer task before callers wait for room.
+const QUEUE: usize = 4096;
 
 /// What became of a trade offered to the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Appended {
+pub enum TradeOutcome {
     /// In the log under this transaction number (now or earlier, for a retried key).
     Logged(u64),
     /// This replica does not hold a valid lease.
     NotLeader,
-    /// The log could not be written; the caller may retry with the same key.
+    /// The log could not be written; the caller may retry with the same key. The text says
+    /// why, for the person who asked.
     Unavailable(String),
 }
 
-type Pending = Waiting<oneshot::Sender<Appended>>;
+/// A trade waiting in the sequencer, with the channel its caller waits on.
+type Pending = Waiting<oneshot::Sender<TradeOutcome>>;
+
+/// Why the keys of a batch could not be looked up; its callers are told to retry.
+#[derive(Debug, thiserror::Error)]
+enum LookupError {
+    /// The blocking store task failed.
+    #[error("order store task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// Hands trades to the sequencer task.
 #[derive(Debug, Clone)]
@@ -74,7 +82,7 @@ impl Sequencer {
         lease: Arc<Lease>,
         stop: CancellationToken,
     ) -> (Self, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(4096);
+        let (tx, rx) = mpsc::channel(QUEUE);
         let next_number = Arc::new(AtomicU64::new(0));
         let task = SequencerTask {
             next_number: next_number.clone(),
@@ -98,7 +106,7 @@ impl Sequencer {
 
     /// Offers a trade the catalog has applied, producing stock `version`; resolves once it is
     /// logged (or cannot be).
-    pub async fn append(&self, trade: TradeRequest, version: u64) -> Appended {
+    pub async fn append(&self, trade: TradeRequest, version: u64) -> TradeOutcome {
         let (reply, rx) = oneshot::channel();
         let pending = Waiting {
             trade,
@@ -107,12 +115,13 @@ impl Sequencer {
             reply,
         };
         if self.tx.send(pending).await.is_err() {
-            return Appended::NotLeader;
+            return TradeOutcome::NotLeader;
         }
-        rx.await.unwrap_or(Appended::NotLeader)
+        rx.await.unwrap_or(TradeOutcome::NotLeader)
     }
 }
 
+/// The task behind [`Sequencer`]: the one writer of this leader's orders.
 struct SequencerTask {
     js: jetstream::Context,
     client: async_nats::Client,
@@ -120,197 +129,131 @@ struct SequencerTask {
     stored: watch::Receiver<Digest>,
     lease: Arc<Lease>,
     next_number: Arc<AtomicU64>,
+    /// The term being appended to; `None` until one starts, and after an append left the
+    /// stream's tail unknown.
     term: Option<Term>,
     /// Trades whose append failed, tried again first.
     carry: VecDeque<Pending>,
 }
 
+/// Why a batch cannot be appended right now.
+enum NotReady {
+    /// The lease is not (or no longer) valid.
+    NotLeader,
+    /// The term could not start; the batch is tried again.
+    TermNotStarted(TermError),
+}
+
 impl SequencerTask {
     async fn run(mut self, mut rx: mpsc::Receiver<Pending>, stop: CancellationToken) {
         let mut terms = self.lease.terms();
-        loop {
-            let mut batch: Vec<Pending> = self.carry.drain(..).collect();
-            if batch.is_empty() {
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    changed = terms.changed() => {
-                        if changed.is_err() {
-                            break;
-                        }
-                        // Fence the previous leader as soon as the lease is won, not at the
-                        // first trade.
-                        let started = *terms.borrow_and_update();
-                        if let Some(epoch) = started {
-                            if let Err(why) = self.begin_term(epoch).await {
-                                tracing::warn!(error = %why, "cannot start the term yet");
-                            }
-                        }
-                        continue;
-                    }
-                    next = rx.recv() => match next {
-                        Some(p) => batch.push(p),
-                        None => break,
-                    },
-                }
-            }
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(p) => batch.push(p),
-                    Err(_) => break,
-                }
-            }
+        while let Some(batch) = self.next_batch(&mut rx, &mut terms, &stop).await {
             self.process(batch).await;
         }
         rx.close();
         while let Ok(p) = rx.try_recv() {
-            let _ = p.reply.send(Appended::NotLeader);
+            let _ = p.reply.send(TradeOutcome::NotLeader);
         }
         for p in self.carry.drain(..) {
-            let _ = p.reply.send(Appended::NotLeader);
+            let _ = p.reply.send(TradeOutcome::NotLeader);
         }
     }
 
-    /// Plans, appends and settles one batch.
-    async fn process(&mut self, batch: Vec<Pending>) {
-        let Some(epoch) = self.lease.valid_epoch() else {
-            self.term = None;
-            for p in batch {
-                let _ = p.reply.send(Appended::NotLeader);
-            }
-            return;
-        };
-        if self.term.as_ref().is_none_or(|t| t.epoch != epoch) {
-            if let Err(why) = self.begin_term(epoch).await {
-                tracing::warn!(error = %why, "cannot start appending to the order log");
-                for p in batch {
-                    self.retry_later(p, why.to_string());
+    /// The next batch: the carried trades, or whatever is waiting once one trade came, up to
+    /// [`ORDERS_PER_RUN`]. Starts a term as soon as the lease is won, so the previous leader
+    /// is fenced before the first trade. `None` once the task is to stop.
+    async fn next_batch(
+        &mut self,
+        rx: &mut mpsc::Receiver<Pending>,
+        terms: &mut watch::Receiver<Option<u64>>,
+        stop: &CancellationToken,
+    ) -> Option<Vec<Pending>> {
+        let mut batch: Vec<Pending> = self.carry.drain(..).collect();
+        while batch.is_empty() {
+            tokio::select! {
+                () = stop.cancelled() => return None,
+                changed = terms.changed() => {
+                    changed.ok()?;
+                    let started = *terms.borrow_and_update();
+                    if let Some(epoch) = started {
+                        if let Err(why) = self.begin_term(epoch).await {
+                            tracing::warn!(error = %why, "cannot start the term yet");
+                        }
+                    }
                 }
-                return;
+                next = rx.recv() => batch.push(next?),
             }
         }
-        let Some(mut term) = self.term.take() else {
-            return;
+        while batch.len() < ORDERS_PER_RUN {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        Some(batch)
+    }
+
+    /// One batch through plan, append and settle.
+    async fn process(&mut self, batch: Vec<Pending>) {
+        let term = match self.ready_term().await {
+            Ok(term) => term,
+            Err(not_ready) => return self.turn_away(batch, not_ready),
         };
         let known = match self.lookup(&term, &batch).await {
             Ok(known) => known,
             Err(why) => {
-                for p in batch {
-                    let _ = p.reply.send(Appended::Unavailable(why.clone()));
-                }
                 self.term = Some(term);
+                let why = why.to_string();
+                for p in batch {
+                    let _ = p.reply.send(TradeOutcome::Unavailable(why.clone()));
+                }
                 return;
             }
         };
         let plan = plan::plan(batch, known, term.next);
-        let records: Vec<OrderRecord> = plan.new.iter().map(|(r, _)| r.clone()).collect();
-        let outcome = if records.is_empty() {
-            Outcome {
-                landed: 0,
-                tail: term.tail.clone(),
-                error: None,
-            }
-        } else {
-            log_append::append(&self.js, &term.tail, epoch, &records).await
-        };
-        let failed = outcome.error.is_some();
-        let confirmed = self.settle(&mut term, plan, outcome);
-        // A failed append leaves the stream's tail unknown: start the term again.
-        if !failed {
-            self.term = Some(term);
-        }
+        let outcome = self.append(&term, &plan).await;
+        let confirmed = self.settle(term, plan, outcome);
         self.confirm(confirmed).await;
     }
 
-    /// Answers what landed (while the lease holds) and keeps the rest for another attempt;
-    /// returns every key now known to be logged.
-    fn settle(
-        &mut self,
-        term: &mut Term,
-        plan: Plan<oneshot::Sender<Appended>>,
-        outcome: Outcome,
-    ) -> Vec<IdempotencyKey> {
-        let first_new = term.next;
-        term.tail = outcome.tail;
-        term.next += outcome.landed as u64;
-        self.next_number.store(term.next, Ordering::Release);
-        let leading = self.lease.valid_epoch() == Some(term.epoch);
-        let mut confirmed: Vec<IdempotencyKey> = Vec::new();
-        for (p, number) in plan.logged {
-            confirmed.push(p.trade.key.clone());
-            let _ = p.reply.send(Appended::Logged(number));
+    /// The term to append in, started afresh when the lease's epoch is not the current term's.
+    async fn ready_term(&mut self) -> Result<Term, NotReady> {
+        let Some(epoch) = self.lease.valid_epoch() else {
+            self.term = None;
+            return Err(NotReady::NotLeader);
+        };
+        if self.term.as_ref().is_none_or(|t| t.epoch != epoch) {
+            self.begin_term(epoch)
+                .await
+                .map_err(NotReady::TermNotStarted)?;
         }
-        let why = outcome
-            .error
-            .as_ref()
-            .map(|e| self.report(e, plan.new.len() - outcome.landed));
-        let mut new = plan.new.into_iter();
-        for (record, p) in new.by_ref().take(outcome.landed) {
-            let logged = Logged {
-                number: record.number,
-                version: record.version,
-            };
-            term.recent.insert(record.key.as_str().to_string(), logged);
-            confirmed.push(record.key);
-            let _ = p.reply.send(if leading {
-                Appended::Logged(record.number)
-            } else {
-                Appended::NotLeader
-            });
-        }
-        let why = why.unwrap_or_default();
-        for (_, p) in new {
-            self.retry_later(p, why.clone());
-        }
-        for (p, number) in plan.twins {
-            if number < first_new + outcome.landed as u64 && leading {
-                let _ = p.reply.send(Appended::Logged(number));
-            } else {
-                self.retry_later(p, "its twin was not logged".into());
+        self.term.take().ok_or(NotReady::NotLeader)
+    }
+
+    /// Answers a batch that cannot be appended now: not leading, or keeps it for later.
+    fn turn_away(&mut self, batch: Vec<Pending>, not_ready: NotReady) {
+        match not_ready {
+            NotReady::NotLeader => {
+                for p in batch {
+                    let _ = p.reply.send(TradeOutcome::NotLeader);
+                }
+            }
+            NotReady::TermNotStarted(why) => {
+                tracing::warn!(error = %why, "cannot start appending to the order log");
+                let why = why.to_string();
+                for p in batch {
+                    self.retry_later(p, &why);
+                }
             }
         }
-        for p in plan.later {
-            self.retry_later(p, "another application of its key is being logged".into());
-        }
-        if term.recent.len() > RECENT_PRUNE_AT {
-            let stored = self.stored.borrow().count;
-            term.recent.retain(|_, logged| logged.number >= stored);
-        }
-        confirmed
     }
 
-    /// Logs why a run did not land whole; returns the reason for the callers.
-    fn report(&self, error: &AppendError, left: usize) -> String {
-        if error.is_fenced() {
-            metrics::counter!(crate::metrics::APPENDS_FENCED).increment(1);
-            tracing::warn!(
-                orders = left,
-                "order log append refused: another leader appended"
-            );
-        } else {
-            tracing::warn!(error = %error, orders = left, "order log append failed");
+    /// The plan's new orders, appended in one run right after the term's tail.
+    async fn append(&self, term: &Term, plan: &Plan<oneshot::Sender<TradeOutcome>>) -> RunOutcome {
+        if plan.records.is_empty() {
+            return RunOutcome::empty(term.tail.clone());
         }
-        error.to_string()
-    }
-
-    /// Tells the catalog these keys are in the log (a publish: a lost confirm is repeated by
-    /// the roll-forward).
-    async fn confirm(&self, keys: Vec<IdempotencyKey>) {
-        if keys.is_empty() {
-            return;
-        }
-        let payload = encode(&ConfirmLogged { keys });
-        if let Err(e) = self.client.publish(TRADES_CONFIRM, payload).await {
-            tracing::debug!(error = %e, "could not confirm logged trades to the catalog");
-        }
-    }
-
-    fn retry_later(&mut self, mut p: Pending, why: String) {
-        p.attempts += 1;
-        if p.attempts >= MAX_ATTEMPTS {
-            let _ = p.reply.send(Appended::Unavailable(why));
-        } else {
-            self.carry.push_back(p);
-        }
+        log_append::append(&self.js, &term.tail, term.epoch, &plan.records).await
     }
 
     async fn begin_term(&mut self, epoch: u64) -> Result<(), TermError> {
@@ -322,7 +265,11 @@ impl SequencerTask {
     }
 
     /// For each pending trade, where its key was logged: in this term, or in the store.
-    async fn lookup(&self, term: &Term, batch: &[Pending]) -> Result<Vec<Option<Logged>>, String> {
+    async fn lookup(
+        &self,
+        term: &Term,
+        batch: &[Pending],
+    ) -> Result<Vec<Option<Logged>>, LookupError> {
         let keys: Vec<String> = batch
             .iter()
             .map(|p| p.trade.key.as_str().to_string())
@@ -330,9 +277,7 @@ impl SequencerTask {
         let store = self.store.clone();
         let stored =
             bazaar_nats::blocking::run(move || store.find_logged(keys.iter().map(String::as_str)))
-                .await
-                .map_err(|e| format!("order store task failed: {e}"))?
-                .map_err(|e| e.to_string())?;
+                .await??;
         Ok(batch
             .iter()
             .zip(stored)

@@ -24,7 +24,9 @@ pub(crate) struct Plan<R> {
     /// Already in the log under this number: answer at once.
     pub(crate) logged: Vec<(Waiting<R>, u64)>,
     /// New orders numbered from the term's next number, in the order to append them.
-    pub(crate) new: Vec<(OrderRecord, Waiting<R>)>,
+    pub(crate) records: Vec<OrderRecord>,
+    /// The trade behind each of [`Plan::records`], at the same index.
+    pub(crate) new: Vec<Waiting<R>>,
     /// Repeats of a new order of this batch (same key, same application): answered with its
     /// number once it landed.
     pub(crate) twins: Vec<(Waiting<R>, u64)>,
@@ -33,7 +35,7 @@ pub(crate) struct Plan<R> {
 }
 
 /// Whether a key found in the log stands for this very application of the trade: the same
-/// stock version (records written before versions were kept match on the key alone). A key
+/// stock version (a record that carries no version, 0, matches on the key alone). A key
 /// logged with another version was reused after the catalog forgot it: a new order.
 pub(crate) fn is_same_application(logged: Logged, version: u64) -> bool {
     logged.version == version || logged.version == 0
@@ -44,6 +46,7 @@ pub(crate) fn is_same_application(logged: Logged, version: u64) -> bool {
 pub(crate) fn plan<R>(batch: Vec<Waiting<R>>, known: Vec<Option<Logged>>, next: u64) -> Plan<R> {
     let mut plan = Plan {
         logged: Vec::new(),
+        records: Vec::new(),
         new: Vec::new(),
         twins: Vec::new(),
         later: Vec::new(),
@@ -60,12 +63,13 @@ pub(crate) fn plan<R>(batch: Vec<Waiting<R>>, known: Vec<Option<Logged>>, next: 
             }
             Some(_) => plan.later.push(waiting),
             None => {
-                let number = next + plan.new.len() as u64;
+                let number = next + plan.records.len() as u64;
                 in_batch.insert(
                     waiting.trade.key.as_str().to_string(),
                     (number, waiting.version),
                 );
-                plan.new.push((record(&waiting, number), waiting));
+                plan.records.push(record(&waiting, number));
+                plan.new.push(waiting);
             }
         }
     }
@@ -111,9 +115,10 @@ mod tests {
     #[test]
     fn new_trades_get_consecutive_numbers_from_the_terms_next() {
         let plan = plan(vec![waiting("a", 2), waiting("b", 3)], vec![None, None], 7);
-        let numbers: Vec<u64> = plan.new.iter().map(|(r, _)| r.number).collect();
+        let numbers: Vec<u64> = plan.records.iter().map(|r| r.number).collect();
         assert_eq!(numbers, vec![7, 8]);
-        assert_eq!(plan.new[1].0.version, 3);
+        assert_eq!(plan.records[1].version, 3);
+        assert_eq!(plan.new.len(), 2);
         assert!(plan.logged.is_empty() && plan.twins.is_empty() && plan.later.is_empty());
     }
 
@@ -122,14 +127,14 @@ mod tests {
         let plan = plan(vec![waiting("a", 5)], vec![logged(3, 5)], 9);
         assert_eq!(plan.logged.len(), 1);
         assert_eq!(plan.logged[0].1, 3);
-        assert!(plan.new.is_empty());
+        assert!(plan.new.is_empty() && plan.records.is_empty());
     }
 
     #[test]
     fn a_key_logged_for_another_application_is_a_new_order() {
         let plan = plan(vec![waiting("a", 8)], vec![logged(3, 5)], 9);
         assert!(plan.logged.is_empty());
-        assert_eq!(plan.new[0].0.number, 9);
+        assert_eq!(plan.records[0].number, 9);
     }
 
     #[test]
@@ -150,7 +155,7 @@ mod tests {
             vec![None, None, None, None],
             0,
         );
-        assert_eq!(plan.new.len(), 2);
+        assert_eq!((plan.new.len(), plan.records.len()), (2, 2));
         assert_eq!(plan.twins.len(), 1);
         assert_eq!(plan.twins[0].1, 0);
         assert_eq!(

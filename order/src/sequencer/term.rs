@@ -1,9 +1,10 @@
 //! Starting a leadership term on the log: read the tail, wait until the store is there, and
 //! append the term marker that fences every earlier leader.
 
-use crate::log_append::{self, Tail};
+use crate::log_append::{self, AppendError, Tail};
 use crate::store::{Digest, Logged};
 use async_nats::jetstream;
+use async_nats::jetstream::context::GetStreamError;
 use bazaar_nats::messages::TermStart;
 use bazaar_nats::subjects::ORDERS_STREAM;
 use std::collections::HashMap;
@@ -27,11 +28,11 @@ pub(crate) struct Term {
 }
 
 /// Why a term could not start (yet). Every case is retried by the caller.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum TermError {
-    /// The stream or its last order could not be read.
+    /// The stream's tail could not be read.
     #[error("cannot read the order log: {0}")]
-    LogUnreadable(String),
+    LogUnreadable(#[source] GetStreamError),
     /// The store has not reached the stream's tail within the wait.
     #[error("store is still catching up to sequence {0}")]
     CatchingUp(u64),
@@ -47,7 +48,7 @@ pub enum TermError {
     },
     /// The marker was not stored (another leader appended first, or the broker failed).
     #[error("term marker not appended: {0}")]
-    MarkerRefused(String),
+    MarkerRefused(#[source] AppendError),
     /// The log follower is gone (the replica is stopping).
     #[error("the log follower stopped")]
     FollowerStopped,
@@ -84,7 +85,7 @@ pub(crate) async fn begin(
     };
     let tail = log_append::append_marker(js, &marker, last)
         .await
-        .map_err(|e| TermError::MarkerRefused(e.to_string()))?;
+        .map_err(TermError::MarkerRefused)?;
     tracing::info!(
         epoch,
         next,
@@ -104,6 +105,6 @@ async fn read_tail(js: &jetstream::Context) -> Result<u64, TermError> {
     let stream = js
         .get_stream(ORDERS_STREAM)
         .await
-        .map_err(|e| TermError::LogUnreadable(e.to_string()))?;
+        .map_err(TermError::LogUnreadable)?;
     Ok(stream.cached_info().state.last_sequence)
 }

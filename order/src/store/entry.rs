@@ -6,15 +6,15 @@
 //! it continues the log (an order of the current term with the next number, or a marker that
 //! starts a term at the current count) or is skipped and reported.
 
-use crate::log_append::EPOCH_HEADER;
 use async_nats::HeaderMap;
 use bazaar_nats::messages::{OrderRecord, TermStart};
+use bazaar_nats::order_log::{EPOCH_HEADER, MESSAGE_ID_HEADER};
 use bazaar_nats::subjects::{ORDERS_NEW, ORDERS_TERM};
 
 /// What one message of the order stream is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryKind {
-    /// An order on `orders.new`, with the term epoch its `Bazaar-Epoch` header names.
+    /// An order on `orders.new`, with the term epoch its [`EPOCH_HEADER`] names.
     Order {
         /// The record.
         record: OrderRecord,
@@ -33,7 +33,7 @@ pub enum EntryKind {
 pub struct LogEntry {
     /// Its stream sequence (1-based, contiguous over the whole stream).
     pub sequence: u64,
-    /// Its `Nats-Msg-Id`, if it has one: the store remembers the last one to check, when it
+    /// Its message id ([`MESSAGE_ID_HEADER`]), if it has one: the store remembers the last one to check, when it
     /// resumes, that the stream still holds the message it stopped at.
     pub message_id: Option<String>,
     /// What it holds.
@@ -73,7 +73,7 @@ impl LogEntry {
         };
         Self {
             sequence,
-            message_id: header("Nats-Msg-Id"),
+            message_id: header(MESSAGE_ID_HEADER),
             kind,
             raw,
         }

@@ -1,9 +1,9 @@
 //! Unit tests of the order store on real redb files in temp dirs.
 
 use super::*;
-use crate::log_append::{order_message_id, term_message_id, EPOCH_HEADER};
 use async_nats::HeaderMap;
 use bazaar_nats::messages::TermStart;
+use bazaar_nats::order_log::{order_message_id, term_message_id, EPOCH_HEADER, MESSAGE_ID_HEADER};
 use bazaar_nats::subjects::{ORDERS_NEW, ORDERS_TERM};
 use bazaar_nats::{IdempotencyKey, Quantity, Side, StockName};
 
@@ -25,7 +25,7 @@ fn record(number: u64, key: &str) -> OrderRecord {
 fn order_of(epoch: u64, sequence: u64, number: u64, key: &str) -> LogEntry {
     let mut headers = HeaderMap::new();
     headers.insert(EPOCH_HEADER, epoch.to_string().as_str());
-    headers.insert("Nats-Msg-Id", order_message_id(epoch, number).as_str());
+    headers.insert(MESSAGE_ID_HEADER, order_message_id(epoch, number).as_str());
     let raw = serde_json::to_vec(&record(number, key)).unwrap().into();
     LogEntry::decode(ORDERS_NEW, sequence, Some(&headers), raw)
 }
@@ -37,7 +37,10 @@ fn order(sequence: u64, number: u64, key: &str) -> LogEntry {
 /// A term marker of `epoch` claiming `next_number`.
 fn term_of(epoch: u64, sequence: u64, next_number: u64) -> LogEntry {
     let mut headers = HeaderMap::new();
-    headers.insert("Nats-Msg-Id", term_message_id(epoch, sequence - 1).as_str());
+    headers.insert(
+        MESSAGE_ID_HEADER,
+        term_message_id(epoch, sequence - 1).as_str(),
+    );
     let marker = TermStart {
         leader: 1,
         epoch,

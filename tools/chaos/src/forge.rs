@@ -10,9 +10,9 @@ use crate::rng::Rng;
 use async_nats::jetstream::{self, message::PublishMessage};
 use async_nats::Client;
 use bazaar_nats::messages::{encode, OrderRecord, TermStart};
+use bazaar_nats::order_log::EPOCH_HEADER;
 use bazaar_nats::subjects::{ORDERS_NEW, ORDERS_STREAM, ORDERS_TERM};
 use bazaar_nats::{IdempotencyKey, Quantity, Side, StockName};
-use bazaar_order::log_append::EPOCH_HEADER;
 
 /// The log's state as a forger can guess it from the stream.
 struct Guess {

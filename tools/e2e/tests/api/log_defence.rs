@@ -7,9 +7,9 @@ use crate::helpers::{assert_orders_match, must_trade, Acked};
 use bazaar_e2e::system::wait_until;
 use bazaar_e2e::{System, SystemOptions};
 use bazaar_nats::messages::{encode, OrderRecord, TermStart};
+use bazaar_nats::order_log::EPOCH_HEADER;
 use bazaar_nats::subjects::{LEADER_BUCKET, LEADER_KEY, ORDERS_NEW, ORDERS_TERM};
 use bazaar_nats::{IdempotencyKey, Quantity, Side, StockName};
-use bazaar_order::log_append::EPOCH_HEADER;
 use std::time::Duration;
 
 /// Publishes `payload` on `subject` through JetStream, with an epoch header if given.
