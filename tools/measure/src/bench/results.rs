@@ -1,8 +1,8 @@
 //! Everything one benchmark run measured, and the goals judged from it.
 
-use crate::latency::Latency;
+use super::latency::Latency;
+use super::wrk::WrkRun;
 use crate::machine::Machine;
-use crate::wrk::WrkRun;
 use serde::{Deserialize, Serialize};
 
 /// One wrk measurement and how it was made.

@@ -1,8 +1,8 @@
 //! The floors every figure is compared with, measured in the same run: a bare NATS
 //! request-reply, a bare durable redb commit and a bare JetStream append on the system's own
-//! broker (which syncs each one before its ack). (The HTTP floor is [`crate::bare`], hit by wrk.)
+//! broker (which syncs each one before its ack). (The HTTP floor is [`super::bare`], hit by wrk.)
 
-use crate::latency::{Latency, Recorder};
+use super::latency::{Latency, Recorder};
 use anyhow::Context as _;
 use futures::StreamExt;
 use redb::{Database, Durability, TableDefinition};

@@ -2,10 +2,10 @@
 //! taken before the fixes, for the before/after column). The analysis section is kept in
 //! `bench/ANALYSIS.md`, written from the profiles, and included as it is.
 
-use crate::results::{mb, thousands, Measured, Memory, Results};
+use super::results::{mb, thousands, Measured, Memory, Results};
 use std::fmt::Write as _;
 
-const ANALYSIS: &str = include_str!("../../../bench/ANALYSIS.md");
+const ANALYSIS: &str = include_str!("../../../../bench/ANALYSIS.md");
 
 fn verdict(met: Option<bool>) -> &'static str {
     match met {

@@ -1,7 +1,7 @@
 //! The HTTP floor: a bare axum handler that answers `GET /stocks/{name}` with the same JSON as
 //! the frontend's stock lookup, and nothing else (no cache, no NATS, no middleware).
 //!
-//! `bazaar-bench bare-http --listen ADDR` serves it in its own process on tokio's default
+//! `bazaar-measure bench bare-http --listen ADDR` serves it in its own process on tokio's default
 //! multi-threaded runtime, as the frontend runs, so wrk measures both the same way.
 
 use axum::extract::Path;

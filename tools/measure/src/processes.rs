@@ -1,74 +1,10 @@
-//! What the benchmark ran on and alongside: the machine, the tree, and other load on the machine.
+//! Other processes on the machine, read from `/proc`: who else competes for the cores, and how
+//! much memory the measured services hold.
 
-use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::process::Command;
-
-/// The machine, the moment and the background load, for the document's header.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Machine {
-    /// Logical CPUs.
-    pub cpus: usize,
-    /// The first `model name` of `/proc/cpuinfo`.
-    pub cpu_model: String,
-    /// The kernel release.
-    pub kernel: String,
-    /// `rustc --version`.
-    pub rustc: String,
-    /// `git describe --always --dirty` of the measured tree.
-    pub commit: String,
-    /// Start of the run, UTC.
-    pub date: String,
-    /// `/proc/loadavg` at the start of the run.
-    pub loadavg: String,
-    /// Command lines of other benchmark or chaos processes running at the start (not ours).
-    pub background: Vec<String>,
-    /// `rustc` processes (other builds on the machine) at the start.
-    #[serde(default)]
-    pub compilers: usize,
-}
-
-fn command(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-impl Machine {
-    /// Describes the machine now.
-    pub fn describe() -> Self {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu_model = cpuinfo
-            .lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                (k.trim() == "model name").then(|| v.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown".into());
-        Self {
-            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            cpu_model,
-            kernel: command("uname", &["-r"]),
-            rustc: command("rustc", &["--version"]),
-            commit: command("git", &["describe", "--always", "--dirty"]),
-            date: command("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
-            loadavg: std::fs::read_to_string("/proc/loadavg")
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-            background: chaos_processes(),
-            compilers: count_processes("rustc"),
-        }
-    }
-}
 
 /// Command lines of running processes started from `/tmp/chaos-bin` (a long-running
-/// chaos test, which competes for the two cores).
+/// chaos test, which competes for the cores).
 pub fn chaos_processes() -> Vec<String> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();

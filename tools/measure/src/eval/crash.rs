@@ -1,8 +1,8 @@
 //! Experiment (c): kill -9 an order replica under load, bring it back, and see what the clients
 //! noticed and whether the replicas ended identical.
 
-use crate::config::Config;
-use crate::system::start_system;
+use super::config::Config;
+use super::system::start_system;
 use bazaar_client::{run, Kind, Report, Workload};
 use bazaar_e2e::System;
 use bazaar_nats::messages::ReplicaDigest;

@@ -1,8 +1,8 @@
 //! Experiment (b): the cache's contents and counters sampled over a paced run.
 
-use crate::cache_probe::{CacheSample, Sampler};
-use crate::config::Config;
-use crate::system::start_system;
+use super::cache_probe::{CacheSample, Sampler};
+use super::config::Config;
+use super::system::start_system;
 use bazaar_client::{fetch_stock_names, run, Report, Workload};
 use serde::Serialize;
 use std::time::{Duration, Instant};

@@ -1,12 +1,11 @@
 //! The evaluation's knobs: how much load each experiment makes and where the document goes.
 //! Defaults keep the whole evaluation to a few minutes on a 2-core machine.
 
-use clap::Parser;
+use clap::Args;
 use std::path::PathBuf;
 
-/// The `bazaar-eval` command line.
-#[derive(Debug, Clone, Parser)]
-#[command(name = "bazaar-eval", version, about)]
+/// The `bazaar-measure eval` command line.
+#[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Where to write the document; the plots and raw results go to `<dir>/eval/`.
     #[arg(long, default_value = "docs")]

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-const REPORT_LUA: &str = include_str!("../lua/report.lua");
-const RANDOM_ORDER_LUA: &str = include_str!("../lua/random_order.lua");
-const TRADE_LUA: &str = include_str!("../lua/trade.lua");
+const REPORT_LUA: &str = include_str!("../../lua/report.lua");
+const RANDOM_ORDER_LUA: &str = include_str!("../../lua/random_order.lua");
+const TRADE_LUA: &str = include_str!("../../lua/trade.lua");
 
 /// What the requests of a run are.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,10 +1,10 @@
 //! The SVG plots, drawn with plotters' SVG backend (text becomes `<text>` elements, so no fonts
 //! are needed to draw them).
 
-use crate::cache_probe::CacheStats;
-use crate::crash::CrashRun;
-use crate::sweep::SweepPoint;
-use crate::timeline::Timeline;
+use super::cache_probe::CacheStats;
+use super::crash::CrashRun;
+use super::sweep::SweepPoint;
+use super::timeline::Timeline;
 use bazaar_client::{Kind, Sample};
 use plotters::prelude::*;
 use std::path::Path;

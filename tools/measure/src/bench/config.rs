@@ -1,16 +1,11 @@
-//! The `bazaar-bench` command line.
+//! The `bazaar-measure bench` command line.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
-/// `bazaar-bench`: measure Stock Bazaar beside its floors and write docs/PERFORMANCE.md.
-#[derive(Debug, Clone, Parser)]
-#[command(
-    name = "bazaar-bench",
-    version,
-    about,
-    args_conflicts_with_subcommands = true
-)]
+/// `bazaar-measure bench`: measure Stock Bazaar beside its floors and write docs/PERFORMANCE.md.
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// A helper mode instead of the benchmark.
     #[command(subcommand)]

@@ -5,13 +5,14 @@
 //! `--small-orders`; then trades; then a replica misses `--catch-up-orders` and catches up; last
 //! the log is filled to `--scale-orders` for the large-history query and the memory after load.
 
-use crate::config::Config;
-use crate::floors;
-use crate::latency::Latency;
-use crate::machine::{self, Machine};
-use crate::order_log;
-use crate::results::{CatchUp, ClientRun, Fill, Floors, Measured, Memory, Results};
-use crate::wrk::{Load, Requests, Wrk};
+use super::config::Config;
+use super::floors;
+use super::latency::Latency;
+use super::order_log;
+use super::results::{CatchUp, ClientRun, Fill, Floors, Measured, Memory, Results};
+use super::wrk::{Load, Requests, Wrk};
+use crate::machine::Machine;
+use crate::processes;
 use anyhow::Context as _;
 use bazaar_e2e::{binary, ServiceProcess, System, SystemOptions};
 use bazaar_nats::StockName;
@@ -102,7 +103,7 @@ impl Bench<'_> {
 fn memory(system: &System, extra: &[&ServiceProcess]) -> Vec<Memory> {
     let mut out = Vec::new();
     let mut add = |service: &str, pid: Option<u32>| {
-        if let Some(rss_kib) = pid.and_then(machine::rss_kib) {
+        if let Some(rss_kib) = pid.and_then(processes::rss_kib) {
             out.push(Memory {
                 service: service.into(),
                 rss_kib,
@@ -118,7 +119,7 @@ fn memory(system: &System, extra: &[&ServiceProcess]) -> Vec<Memory> {
     }
     add(
         "nats-server",
-        machine::nats_server_pid(system.nats.store_dir()),
+        processes::nats_server_pid(system.nats.store_dir()),
     );
     out
 }
@@ -236,7 +237,7 @@ pub struct Setup {
     pub system: System,
     /// A frontend with `--cache-size 0`.
     pub uncached: ServiceProcess,
-    /// `bazaar-bench bare-http`.
+    /// `bazaar-measure bench bare-http`.
     pub bare: ServiceProcess,
     /// The broker's URL.
     pub nats_url: String,
@@ -297,6 +298,7 @@ impl Setup {
             "bare-http",
             std::env::current_exe()?,
             vec![
+                "bench".into(),
                 "bare-http".into(),
                 "--listen".into(),
                 format!("127.0.0.1:{bare_port}"),
@@ -355,7 +357,7 @@ pub async fn hold(secs: u64, orders: u64) -> anyhow::Result<()> {
         "uncached": setup.uncached_url,
         "bare": setup.bare_url,
         "leader": setup.system.leader().await,
-        "nats_server_pid": machine::nats_server_pid(setup.system.nats.store_dir()),
+        "nats_server_pid": processes::nats_server_pid(setup.system.nats.store_dir()),
         "pids": pids.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
         "logs": work.path(),
     });

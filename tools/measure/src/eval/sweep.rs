@@ -1,8 +1,8 @@
 //! Experiment (a): latency per request type as the trade probability grows, cache on and off.
 
-use crate::cache_probe::{self, CacheStats};
-use crate::config::Config;
-use crate::system::start_system;
+use super::cache_probe::{self, CacheStats};
+use super::config::Config;
+use super::system::start_system;
 use bazaar_client::{run, Report, Workload};
 use serde::Serialize;
 

@@ -1,9 +1,9 @@
 //! Writes `docs/EVALUATION.md` from the measured results: every figure and sentence with a
 //! number in it is computed here, so the document is regenerated, never edited.
 
-use crate::crash::{CrashRun, SLOW_MS};
-use crate::sweep::SweepPoint;
-use crate::Results;
+use super::crash::{CrashRun, SLOW_MS};
+use super::sweep::SweepPoint;
+use super::Results;
 use bazaar_client::{Kind, KindSummary};
 use std::fmt::Write as _;
 
@@ -64,9 +64,10 @@ pub fn render(r: &Results) -> String {
     let _ = writeln!(
         out,
         "| load average (1 min) | {:.2} at the start, {:.2} at the end |\n",
-        m.load_at_start, r.load_at_end
+        m.load_at_start(),
+        r.load_at_end
     );
-    let busiest = m.load_at_start.max(r.load_at_end);
+    let busiest = m.load_at_start().max(r.load_at_end);
     if busiest > m.cpus as f64 {
         let _ = writeln!(
             out,
