@@ -12,7 +12,8 @@
 //! - [`latency`] - HDR latency summaries.
 //! - [`wrk`] - running wrk with the Lua scripts in `lua/` and reading its figures.
 //! - [`order_log`] - filling the order log fast with valid records.
-//! - [`results`] - what a run measured and the goals judged from it.
+//! - [`results`] - what a run measured.
+//! - [`goals`] - the goals judged from it.
 //! - [`run`] - the run itself.
 //! - [`doc`] - the document.
 
@@ -20,6 +21,7 @@ pub mod bare;
 pub mod config;
 pub mod doc;
 pub mod floors;
+pub mod goals;
 pub mod latency;
 pub mod order_log;
 pub mod results;

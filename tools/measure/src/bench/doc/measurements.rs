@@ -1,8 +1,9 @@
 //! The measured sections of the performance document: the floors, every wrk run and the
 //! reference workload.
 
-use super::super::results::{thousands, Measured, Results};
+use super::super::results::{Measured, Results};
 use crate::doc::table_head;
+use crate::doc::thousands;
 use std::fmt::Write as _;
 
 /// The floors table and whether the broker syncs its appends.

@@ -1,8 +1,9 @@
 //! The scale sections of the performance document: filling the order log, a replica catching
 //! up, and the services' memory.
 
-use super::super::results::{mb, thousands, Memory, Results};
+use super::super::results::{mb, Memory, Results};
 use crate::doc::table_head;
+use crate::doc::thousands;
 use std::fmt::Write as _;
 
 /// How fast the log was filled and how fast a replica caught up.
