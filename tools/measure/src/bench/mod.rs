@@ -14,6 +14,8 @@
 //! - [`order_log`] - filling the order log fast with valid records.
 //! - [`results`] - what a run measured.
 //! - [`goals`] - the goals judged from it.
+//! - [`setup`] - the processes measured, and `bench hold`.
+//! - [`scale`] - filling the log and a replica catching up.
 //! - [`run`] - the run itself.
 //! - [`doc`] - the document.
 
@@ -26,6 +28,8 @@ pub mod latency;
 pub mod order_log;
 pub mod results;
 pub mod run;
+pub mod scale;
+pub mod setup;
 pub mod wrk;
 
 pub use config::{Cli, Config, Helper};
@@ -45,7 +49,7 @@ pub async fn execute(cli: Cli, command: String) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {listen}"))?;
             bare::serve(listener).await
         }
-        Some(Helper::Hold { secs, orders }) => run::hold(secs, orders).await,
+        Some(Helper::Hold { secs, orders }) => setup::hold(secs, orders).await,
         None => bench(&cli.bench, command).await,
     }
 }
