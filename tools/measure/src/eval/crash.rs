@@ -68,12 +68,7 @@ async fn crash_run(
 ) -> anyhow::Result<CrashRun> {
     let mut system = start_system(config.cache_size).await;
     let leader_before = system.wait_for_leader(None, Duration::from_secs(30)).await;
-    let followers: Vec<u32> = (1..=3).filter(|&id| id != leader_before).collect();
-    let victim = if kill_leader {
-        leader_before
-    } else {
-        followers[rng.usize(..followers.len())]
-    };
+    let victim = choose_victim(leader_before, kill_leader, rng);
     tracing::info!(run = number, victim, leader = leader_before, "crash run");
     let workload = Workload {
         url: system.url().to_string(),
@@ -109,11 +104,7 @@ async fn crash_run(
 
     let (digests, identical) = converge(&system, report.orders_acknowledged).await;
     let converged_after_ms = identical.then(|| load_done.elapsed().as_secs_f64() * 1000.0);
-    let slow_trades = report
-        .samples
-        .iter()
-        .filter(|s| s.kind == Kind::Trade && s.latency_us as f64 > SLOW_MS * 1000.0)
-        .count() as u64;
+    let slow_trades = slow_trades(&report);
     Ok(CrashRun {
         run: number,
         victim,
@@ -129,6 +120,24 @@ async fn crash_run(
         identical,
         converged_after_ms,
     })
+}
+
+/// The leader itself, or one of the two followers at random.
+fn choose_victim(leader: u32, kill_leader: bool, rng: &mut fastrand::Rng) -> u32 {
+    if kill_leader {
+        return leader;
+    }
+    let followers: Vec<u32> = (1..=3).filter(|&id| id != leader).collect();
+    followers[rng.usize(..followers.len())]
+}
+
+/// Trades that took longer than [`SLOW_MS`].
+fn slow_trades(report: &Report) -> u64 {
+    report
+        .samples
+        .iter()
+        .filter(|s| s.kind == Kind::Trade && s.latency_us as f64 > SLOW_MS * 1000.0)
+        .count() as u64
 }
 
 /// Polls the KV until a leader other than `old` appears, or `until` passes.

@@ -25,6 +25,27 @@ pub(super) fn section(out: &mut String, r: &Results) {
         c.crash_kill_at_secs,
         c.crash_down_secs
     );
+    table(out, r);
+    let _ = writeln!(out);
+    summary(out, r);
+    let _ = writeln!(
+        out,
+        "Each plot shows, per 100 ms window of send time, the slowest (solid) and the median \
+         (dashed) request of each type; the victim's downtime is shaded, failed requests would \
+         be red crosses, and a gap in the lines means no client sent anything then (each was \
+         still waiting for an answer). Order queries are the verification after the load.\n"
+    );
+    for run in &r.crash {
+        let _ = writeln!(
+            out,
+            "![crash run {}](eval/crash-run-{}.svg)\n",
+            run.run, run.run
+        );
+    }
+}
+
+/// One row per run: the victim, the failover, what the clients saw and the replicas' end state.
+fn table(out: &mut String, r: &Results) {
     let slow = format!("trades > {SLOW_MS:.0} ms");
     table_head(
         out,
@@ -69,22 +90,6 @@ pub(super) fn section(out: &mut String, r: &Results) {
             rep.orders_acknowledged,
             rep.mismatches,
             digest_text(run),
-        );
-    }
-    let _ = writeln!(out);
-    summary(out, r);
-    let _ = writeln!(
-        out,
-        "Each plot shows, per 100 ms window of send time, the slowest (solid) and the median \
-         (dashed) request of each type; the victim's downtime is shaded, failed requests would \
-         be red crosses, and a gap in the lines means no client sent anything then (each was \
-         still waiting for an answer). Order queries are the verification after the load.\n"
-    );
-    for run in &r.crash {
-        let _ = writeln!(
-            out,
-            "![crash run {}](eval/crash-run-{}.svg)\n",
-            run.run, run.run
         );
     }
 }

@@ -27,6 +27,21 @@ pub(super) fn section(out: &mut String, r: &Results) {
         c.warmup_iterations,
         r.sweep.first().map_or(0, |p| p.report.stocks)
     );
+    table(out, r);
+    let _ = writeln!(out);
+    cache_savings(out, r);
+    for kind in Kind::ALL {
+        let _ = writeln!(
+            out,
+            "![{} latency against p](eval/sweep-{}.svg)\n",
+            kind.name(),
+            kind.name()
+        );
+    }
+}
+
+/// One row per p and cache setting: the latencies, rates, hit ratio and failures.
+fn table(out: &mut String, r: &Results) {
     table_head(
         out,
         &[
@@ -72,16 +87,6 @@ pub(super) fn section(out: &mut String, r: &Results) {
                 .map_or("-".into(), |h| format!("{:.0}%", h * 100.0)),
             failed,
             rep.mismatches + rep.unverified,
-        );
-    }
-    let _ = writeln!(out);
-    cache_savings(out, r);
-    for kind in Kind::ALL {
-        let _ = writeln!(
-            out,
-            "![{} latency against p](eval/sweep-{}.svg)\n",
-            kind.name(),
-            kind.name()
         );
     }
 }

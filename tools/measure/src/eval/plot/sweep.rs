@@ -11,21 +11,7 @@ use std::path::Path;
 /// # Errors
 /// When the file cannot be written.
 pub fn sweep_plot(path: &Path, kind: Kind, points: &[SweepPoint]) -> anyhow::Result<()> {
-    let series = |on: bool, quantile: fn(&bazaar_client::KindSummary) -> u64| -> Vec<(f64, f64)> {
-        points
-            .iter()
-            .filter(|pt| (pt.cache_size > 0) == on && pt.report.kind(kind).count > 0)
-            .map(|pt| (pt.p, quantile(pt.report.kind(kind)) as f64 / 1000.0))
-            .collect()
-    };
-    let p50 = |s: &bazaar_client::KindSummary| s.p50_us;
-    let p99 = |s: &bazaar_client::KindSummary| s.p99_us;
-    let all = [
-        ("cache on, p50", ON, false, series(true, p50)),
-        ("cache on, p99", ON, true, series(true, p99)),
-        ("cache off, p50", OFF, false, series(false, p50)),
-        ("cache off, p99", OFF, true, series(false, p99)),
-    ];
+    let all = lines(kind, points);
     let y = log_range(all.iter().flat_map(|s| s.3.iter().map(|p| p.1)), 2.5);
     let max_p = points.iter().map(|p| p.p).fold(0.0, f64::max);
 
@@ -82,6 +68,28 @@ pub fn sweep_plot(path: &Path, kind: Kind, points: &[SweepPoint]) -> anyhow::Res
         .draw()?;
     root.present()?;
     Ok(())
+}
+
+/// One line of the plot: its legend label, colour, whether it is dashed (p99) and its points.
+type Line = (&'static str, RGBColor, bool, Vec<(f64, f64)>);
+
+/// p50 and p99 of `kind` against p, with the cache on and off: the four lines of a sweep plot.
+fn lines(kind: Kind, points: &[SweepPoint]) -> [Line; 4] {
+    let series = |on: bool, quantile: fn(&bazaar_client::KindSummary) -> u64| -> Vec<(f64, f64)> {
+        points
+            .iter()
+            .filter(|pt| (pt.cache_size > 0) == on && pt.report.kind(kind).count > 0)
+            .map(|pt| (pt.p, quantile(pt.report.kind(kind)) as f64 / 1000.0))
+            .collect()
+    };
+    let p50 = |s: &bazaar_client::KindSummary| s.p50_us;
+    let p99 = |s: &bazaar_client::KindSummary| s.p99_us;
+    [
+        ("cache on, p50", ON, false, series(true, p50)),
+        ("cache on, p99", ON, true, series(true, p99)),
+        ("cache off, p50", OFF, false, series(false, p50)),
+        ("cache off, p99", OFF, true, series(false, p99)),
+    ]
 }
 
 fn title(kind: Kind) -> &'static str {
