@@ -2,12 +2,12 @@
 //! request-reply, a bare durable redb commit and a bare JetStream append on the system's own
 //! broker (which syncs each one before its ack). (The HTTP floor is [`super::bare`], hit by wrk.)
 
-use super::latency::{Latency, Recorder};
+use super::latency::{Latency, WarmedSeries};
 use anyhow::Context as _;
 use futures::StreamExt;
 use redb::{Database, Durability, TableDefinition};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Subject of the echo responder; nothing else in the system uses it.
 const ECHO: &str = "bench.floor.echo";
@@ -39,13 +39,9 @@ pub async fn nats_round_trip(url: &str, warmup: u32, count: u32) -> anyhow::Resu
             }
         }
     });
-    let mut recorder = Recorder::new();
-    let mut started = Instant::now();
+    let mut series = WarmedSeries::new(warmup);
     for i in 0..warmup + count {
-        if i == warmup {
-            started = Instant::now();
-        }
-        let t = Instant::now();
+        let t = series.start(i);
         let request = async_nats::Request::new()
             .payload(bytes::Bytes::from_static(REQUEST))
             .timeout(Some(Duration::from_secs(2)));
@@ -53,13 +49,11 @@ pub async fn nats_round_trip(url: &str, warmup: u32, count: u32) -> anyhow::Resu
             .send_request(ECHO, request)
             .await
             .map_err(|e| anyhow::anyhow!("echo request {i} failed ({:?}): {e}", e.kind()))?;
-        if i >= warmup {
-            recorder.record(t.elapsed());
-        }
+        series.finish(i, t);
     }
-    let wall = started.elapsed();
+    let latency = series.summary();
     task.abort();
-    Ok(recorder.summary(wall))
+    Ok(latency)
 }
 
 /// Stream of the append floor, on a subject nothing else in the system uses.
@@ -87,24 +81,18 @@ pub async fn jetstream_append(url: &str, warmup: u32, count: u32) -> anyhow::Res
     })
     .await
     .context("cannot make the floor's stream")?;
-    let mut recorder = Recorder::new();
-    let mut started = Instant::now();
+    let mut series = WarmedSeries::new(warmup);
     for i in 0..warmup + count {
-        if i == warmup {
-            started = Instant::now();
-        }
-        let t = Instant::now();
+        let t = series.start(i);
         js.publish(APPEND_SUBJECT, bytes::Bytes::from_static(RECORD))
             .await?
             .await
             .map_err(|e| anyhow::anyhow!("append {i} failed: {e}"))?;
-        if i >= warmup {
-            recorder.record(t.elapsed());
-        }
+        series.finish(i, t);
     }
-    let wall = started.elapsed();
+    let latency = series.summary();
     js.delete_stream(APPEND_STREAM).await.ok();
-    Ok(recorder.summary(wall))
+    Ok(latency)
 }
 
 const FLOOR_TABLE: TableDefinition<u64, &[u8]> = TableDefinition::new("floor");
@@ -118,13 +106,9 @@ const FLOOR_TABLE: TableDefinition<u64, &[u8]> = TableDefinition::new("floor");
 pub fn redb_commit(dir: &Path, warmup: u32, count: u32) -> anyhow::Result<Latency> {
     let db = Database::create(dir.join("floor.redb"))?;
     let record = [7u8; 120];
-    let mut recorder = Recorder::new();
-    let mut started = Instant::now();
+    let mut series = WarmedSeries::new(warmup);
     for i in 0..warmup + count {
-        if i == warmup {
-            started = Instant::now();
-        }
-        let t = Instant::now();
+        let t = series.start(i);
         let mut tx = db.begin_write()?;
         tx.set_durability(Durability::Immediate)?;
         {
@@ -132,11 +116,9 @@ pub fn redb_commit(dir: &Path, warmup: u32, count: u32) -> anyhow::Result<Latenc
             table.insert(u64::from(i), record.as_slice())?;
         }
         tx.commit()?;
-        if i >= warmup {
-            recorder.record(t.elapsed());
-        }
+        series.finish(i, t);
     }
-    Ok(recorder.summary(started.elapsed()))
+    Ok(series.summary())
 }
 
 #[cfg(test)]

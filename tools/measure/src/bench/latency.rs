@@ -2,7 +2,7 @@
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Percentiles, mean and rate of one series of timed operations. Times are in microseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -74,6 +74,47 @@ impl Recorder {
     }
 }
 
+/// A series of sequential operations whose first `warmup` go untimed: each floor warms its
+/// connection or file up the same way before the figures count.
+#[derive(Debug)]
+pub struct WarmedSeries {
+    warmup: u32,
+    recorder: Recorder,
+    started: Instant,
+}
+
+impl WarmedSeries {
+    /// An empty series that ignores operations `0..warmup`.
+    pub fn new(warmup: u32) -> Self {
+        Self {
+            warmup,
+            recorder: Recorder::new(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Call before operation `i`: returns its start, and starts the wall clock at the first
+    /// timed one.
+    pub fn start(&mut self, i: u32) -> Instant {
+        if i == self.warmup {
+            self.started = Instant::now();
+        }
+        Instant::now()
+    }
+
+    /// Call after operation `i`, begun at `started`: records it unless it was a warm-up.
+    pub fn finish(&mut self, i: u32, started: Instant) {
+        if i >= self.warmup {
+            self.recorder.record(started.elapsed());
+        }
+    }
+
+    /// The summary, its rate over the wall-clock time since the first timed operation.
+    pub fn summary(&self) -> Latency {
+        self.recorder.summary(self.started.elapsed())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +130,15 @@ mod tests {
         assert!((s.p50_us - 50.0).abs() < 0.1, "{s:?}");
         assert!((s.max_us - 100.0).abs() < 0.1, "{s:?}");
         assert!((s.rate_per_s - 50.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn warm_up_operations_are_not_counted() {
+        let mut series = WarmedSeries::new(3);
+        for i in 0..10 {
+            let t = series.start(i);
+            series.finish(i, t);
+        }
+        assert_eq!(series.summary().count, 7);
     }
 }

@@ -1,7 +1,7 @@
 //! The plot of experiment (c): latency by send time around the kill of a replica.
 
 use super::super::crash::CrashRun;
-use super::{log_range, ms_label, runs, FONT, GREEN, GREY, OFF, ON, PURPLE};
+use super::{draw_legend, log_range, ms_label, runs, FONT, GREEN, GREY, OFF, ON, PURPLE};
 use bazaar_client::{Kind, Sample};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -79,13 +79,7 @@ pub fn crash_plot(path: &Path, run: &CrashRun) -> anyhow::Result<()> {
     draw_downtime(&mut chart, run, &y)?;
     draw_latencies(&mut chart, &series, window)?;
     draw_failures(&mut chart, samples, y.start)?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FONT, 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 13)?;
     root.present()?;
     Ok(())
 }

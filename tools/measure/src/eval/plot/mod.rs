@@ -3,6 +3,7 @@
 //!
 //! - [`sweep`], [`timeline`], [`crash`] - one plot per experiment.
 
+use plotters::coord::CoordTranslate;
 use plotters::prelude::*;
 
 const ON: RGBColor = RGBColor(31, 119, 180);
@@ -53,6 +54,22 @@ macro_rules! legend_line {
                 + PathElement::new(vec![(2 * b, 0), (2 * b + a, 0)], style)
         }
     }};
+}
+
+/// The legend, in the same framed, see-through box on every plot.
+fn draw_legend<'a, 'b: 'a, Coords: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, Coords>,
+    position: SeriesLabelPosition,
+    font_size: u32,
+) -> anyhow::Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font((FONT, font_size))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
 }
 
 /// Splits points into runs whose x are at most `gap` apart, so lines break where nothing was

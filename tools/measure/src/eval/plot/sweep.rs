@@ -1,7 +1,7 @@
 //! The plot of experiment (a): latency against trade probability.
 
 use super::super::sweep::SweepPoint;
-use super::{log_range, ms_label, FONT, OFF, ON};
+use super::{draw_legend, log_range, ms_label, FONT, OFF, ON};
 use bazaar_client::Kind;
 use plotters::prelude::*;
 use std::path::Path;
@@ -59,13 +59,7 @@ pub fn sweep_plot(path: &Path, kind: Kind, points: &[SweepPoint]) -> anyhow::Res
             chart.draw_series(data.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font((FONT, 14))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 14)?;
     root.present()?;
     Ok(())
 }

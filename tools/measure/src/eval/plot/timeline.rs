@@ -2,7 +2,7 @@
 
 use super::super::cache_probe::CacheStats;
 use super::super::timeline::Timeline;
-use super::{FONT, GREEN, OFF, ON, ORANGE, PURPLE};
+use super::{draw_legend, FONT, GREEN, OFF, ON, ORANGE, PURPLE};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -142,12 +142,6 @@ fn draw_counters(
             .label(label)
             .legend(legend_line!(color, false));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font((FONT, 14))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 14)?;
     Ok(())
 }
