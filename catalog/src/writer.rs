@@ -1,7 +1,7 @@
 //! The batching writer: the one task that writes to the store.
 //!
 //! Handlers hand it trades and confirms, and the pruner its prunes, through a [`WriterHandle`].
-//! It takes everything waiting (up to [`MAX_BATCH`]), runs it in one durable redb transaction,
+//! It takes everything waiting (up to [`JOBS_PER_STORE_WRITE`]), runs it in one durable redb transaction,
 //! and only then answers every waiter and publishes one `Invalidation` per changed stock, with
 //! its state after the batch. One fsync thus covers a whole batch, and since a single task does
 //! every write no update is ever lost and two requests with one key are decided in queue order.
@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, instrument, warn};
 
 /// Most operations committed in one transaction.
-pub const MAX_BATCH: usize = 512;
+pub const JOBS_PER_STORE_WRITE: usize = 512;
 /// How many operations may wait for the writer before handlers wait to enqueue.
 const QUEUE_CAPACITY: usize = 4096;
 /// How long a batch of confirms alone waits for trades to share its commit. Under trade load
@@ -133,8 +133,8 @@ impl Writer {
     /// Runs until every [`WriterHandle`] is dropped and the queue is empty.
     pub async fn run(mut self) {
         info!("writer started");
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        while self.jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut batch = Vec::with_capacity(JOBS_PER_STORE_WRITE);
+        while self.jobs.recv_many(&mut batch, JOBS_PER_STORE_WRITE).await > 0 {
             if is_background_only(&batch) {
                 self.linger(&mut batch).await;
             }
@@ -148,10 +148,10 @@ impl Writer {
     async fn linger(&mut self, batch: &mut Vec<Job>) {
         let deadline = tokio::time::sleep(CONFIRM_LINGER);
         tokio::pin!(deadline);
-        while batch.len() < MAX_BATCH && is_background_only(batch) {
+        while batch.len() < JOBS_PER_STORE_WRITE && is_background_only(batch) {
             tokio::select! {
                 () = &mut deadline => return,
-                received = self.jobs.recv_many(batch, MAX_BATCH - batch.len()) => {
+                received = self.jobs.recv_many(batch, JOBS_PER_STORE_WRITE - batch.len()) => {
                     if received == 0 {
                         return;
                     }

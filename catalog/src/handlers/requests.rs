@@ -6,8 +6,8 @@ use crate::trade::STOCK_NOT_FOUND;
 use crate::writer::now_unix_ms;
 use async_nats::service::Request;
 use bazaar_nats::messages::{
-    decode, ConfirmLogged, PendingQuery, Reply, Stock, StockLookup, TradeApplied, TradeRequest,
-    UnloggedTrade,
+    decode, ConfirmLogged, DecodeError, PendingQuery, Reply, Stock, StockLookup, TradeApplied,
+    TradeRequest, UnloggedTrade,
 };
 use bazaar_nats::micro;
 use bazaar_nats::subjects::{STOCK_LOOKUP, STOCK_TRADE, TRADES_CONFIRM, TRADES_PENDING};
@@ -77,7 +77,7 @@ async fn send<T: serde::Serialize>(
 }
 
 /// Decodes a payload, logging a malformed one with the subject and the payload's start.
-fn decode_logged<T: DeserializeOwned>(subject: &str, payload: &[u8]) -> Result<T, String> {
+fn decode_logged<T: DeserializeOwned>(subject: &str, payload: &[u8]) -> Result<T, DecodeError> {
     decode(payload).map_err(|message| {
         let shown = &payload[..payload.len().min(LOGGED_PAYLOAD_BYTES)];
         warn!(
@@ -87,7 +87,7 @@ fn decode_logged<T: DeserializeOwned>(subject: &str, payload: &[u8]) -> Result<T
             error = %message,
             "malformed payload"
         );
-        message.to_string()
+        message
     })
 }
 
@@ -101,7 +101,7 @@ fn internal<T>(what: &str, e: &dyn std::fmt::Display) -> Reply<T> {
 async fn lookup(context: &Context, payload: &[u8]) -> Reply<Stock> {
     let request: StockLookup = match decode_logged(STOCK_LOOKUP, payload) {
         Ok(request) => request,
-        Err(message) => return Reply::invalid(message),
+        Err(message) => return Reply::invalid(message.to_string()),
     };
     Span::current().record("name", field::display(&request.name));
     debug!("lookup");
@@ -125,7 +125,7 @@ async fn list(context: &Context) -> Reply<Vec<Stock>> {
 async fn trade(context: &Context, payload: &[u8]) -> Reply<TradeApplied> {
     let request: TradeRequest = match decode_logged(STOCK_TRADE, payload) {
         Ok(request) => request,
-        Err(message) => return Reply::invalid(message),
+        Err(message) => return Reply::invalid(message.to_string()),
     };
     let span = Span::current();
     span.record("key", field::display(&request.key));
@@ -142,7 +142,7 @@ async fn trade(context: &Context, payload: &[u8]) -> Reply<TradeApplied> {
 async fn pending(context: &Context, payload: &[u8]) -> Reply<Vec<UnloggedTrade>> {
     let query: PendingQuery = match decode_logged(TRADES_PENDING, payload) {
         Ok(query) => query,
-        Err(message) => return Reply::invalid(message),
+        Err(message) => return Reply::invalid(message.to_string()),
     };
     debug!(
         min_age_ms = query.min_age_ms,
@@ -163,7 +163,7 @@ async fn pending(context: &Context, payload: &[u8]) -> Reply<Vec<UnloggedTrade>>
 async fn confirm(context: &Context, payload: &[u8]) -> Reply<()> {
     let confirmed: ConfirmLogged = match decode_logged(TRADES_CONFIRM, payload) {
         Ok(confirmed) => confirmed,
-        Err(message) => return Reply::invalid(message),
+        Err(message) => return Reply::invalid(message.to_string()),
     };
     Span::current().record("keys", confirmed.keys.len());
     debug!("confirm");

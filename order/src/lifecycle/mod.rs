@@ -22,8 +22,8 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The flags contradict each other (e.g. an id above the replica count): fix them.
-    #[error("invalid configuration: {0}")]
-    Config(String),
+    #[error("invalid configuration")]
+    Config(#[from] crate::config::ConfigError),
     /// The store file could not be opened or its digest read.
     #[error("cannot open the order store at {}", path.display())]
     Store {
@@ -47,7 +47,7 @@ pub enum RunError {
     Admin(#[source] async_nats::SubscribeError),
     /// The replica's own subjects could not be subscribed to.
     #[error("cannot subscribe to the order subjects")]
-    Subscribe(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Subscribe(#[from] crate::handlers::SubscribeError),
     /// A task ended before shutdown was asked for; the replica drained and stopped.
     #[error("the {task} task ended before shutdown: {why}")]
     TaskEnded {

@@ -43,7 +43,7 @@ pub(crate) struct Ready {
 /// [`RunError::Config`], [`RunError::Store`], [`RunError::StoreTask`], [`RunError::Hold`] or
 /// [`RunError::Connect`]; a broker that is not up yet is waited for, not an error.
 pub(crate) async fn set_up(config: Config) -> Result<Ready, RunError> {
-    config.validate().map_err(RunError::Config)?;
+    config.validate()?;
     let started = Instant::now();
     let path = config.store_path();
     let (store, initial) = open_store(path.clone()).await?;

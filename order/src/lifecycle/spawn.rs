@@ -32,7 +32,7 @@ pub(crate) struct Tasks {
     /// Rolls forward trades the catalog applied but the log lacks.
     pub(super) sweep: Task<()>,
     /// Serves the replica's subjects; its error is kept as text, all the supervisor needs.
-    pub(super) handlers: Task<Result<(), String>>,
+    pub(super) handlers: Task<()>,
     /// Campaigns, renews and resigns the lease.
     pub(super) election: Task<()>,
 }
@@ -204,16 +204,9 @@ impl Shared {
 }
 
 /// Subscribes `handlers` to the replica's subjects and serves them until `stop`.
-async fn serve(
-    mut handlers: Handlers,
-    stop: &CancellationToken,
-) -> Result<Task<Result<(), String>>, RunError> {
-    let subscriptions = handlers
-        .subscribe()
-        .await
-        .map_err(|e| RunError::Subscribe(e.into()))?;
-    let serving = handlers.serve(subscriptions, stop.child_token());
-    let serving = tokio::spawn(async move { serving.await.map_err(|e| format!("{e:#}")) });
+async fn serve(mut handlers: Handlers, stop: &CancellationToken) -> Result<Task<()>, RunError> {
+    let subscriptions = handlers.subscribe().await?;
+    let serving = tokio::spawn(handlers.serve(subscriptions, stop.child_token()));
     Ok(Task::new("request handlers", serving))
 }
 
